@@ -1,0 +1,68 @@
+"""A dataset directory: the tables of DESIGN §4 beside (or pointing at) the image files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from hopid.data.schema import check_splits, read_optional, read_table, table_path
+from hopid.errors import HopidError
+
+GROUNDTRUTH_ENGINE = "groundtruth"
+
+
+@dataclass
+class Dataset:
+    root: Path
+    images: pl.DataFrame
+    captions: pl.DataFrame
+
+    @classmethod
+    def open(cls, root: str | Path, *, need_captions: bool = True) -> Dataset:
+        root = Path(root)
+        if not root.is_dir():
+            raise HopidError(f"{root}: no such dataset directory; create one with `hopid prepare`")
+        images = read_table(table_path(root, "images"), "images")
+        check_splits(images, str(table_path(root, "images")))
+        captions_path = table_path(root, "captions")
+        captions = read_table(captions_path, "captions") if need_captions else read_optional(captions_path, "captions")
+        return cls(root, images, captions)
+
+    def image_path(self, path: str) -> Path:
+        """The file of an ``images.path`` value (relative to the dataset root unless absolute)."""
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+    def split(self, split: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Images and captions of one split (all of them when ``split`` is None)."""
+        if split is None:
+            return self.images, self.captions
+        images = self.images.filter(pl.col("split") == split)
+        if images.is_empty():
+            raise HopidError(f"{self.root}: no images in split {split!r}; choose one of train, val, test")
+        captions = self.captions.filter(pl.col("image_id").is_in(images["image_id"].implode()))
+        return images, captions
+
+    def ocr(self, engine: str | None = None) -> pl.DataFrame:
+        """OCR rows of one engine: ``engine`` if given, else the only one present, else the
+        default OCR engine, else ground truth."""
+        from hopid.ocr.registry import DEFAULT_ENGINE
+
+        ocr = read_optional(table_path(self.root, "ocr"), "ocr")
+        present = sorted(ocr["engine"].unique().to_list())
+        if engine is None:
+            if not present:
+                return ocr
+            engine = next((e for e in (DEFAULT_ENGINE, GROUNDTRUTH_ENGINE) if e in present), present[0])
+        if engine not in present:
+            raise HopidError(
+                f"{self.root}: no OCR from engine {engine!r} (present: {', '.join(present) or 'none'}); "
+                f"run `hopid ocr {self.root} --engine {engine}`"
+            )
+        return ocr.filter(pl.col("engine") == engine)
+
+    def entities(self) -> pl.DataFrame | None:
+        path = table_path(self.root, "entities")
+        return read_table(path, "entities") if path.is_file() else None

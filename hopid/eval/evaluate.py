@@ -1,0 +1,128 @@
+"""Evaluate a model on a dataset split with the same fused scoring as ``hopid query``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from hopid.data.dataset import Dataset
+from hopid.data.error_log import ErrorLog
+from hopid.data.images import ImageLoadError, load_rgb
+from hopid.errors import HopidError
+from hopid.eval.metrics import caption_protocol, i2t_ranks, identity_protocol, t2i_ranks
+from hopid.search.fusion import DEFAULT_ALPHA, fuse
+from hopid.search.lexical import LexicalIndex, query_terms
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]
+    per_query: pl.DataFrame
+    counts: dict[str, int]
+    errors: ErrorLog = field(default_factory=lambda: ErrorLog("eval"))
+
+
+def caption_entity_spans(dataset: Dataset, captions: pl.DataFrame) -> list[list[tuple[int, int]]]:
+    """Entity spans per caption: from entities.parquet when inferred, else the rule fallback."""
+    table = dataset.entities()
+    if table is not None and not table.is_empty():
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for row in table.iter_rows(named=True):
+            spans.setdefault(row["caption_id"], []).append((row["start"], row["end"]))
+        return [spans.get(cid, []) for cid in captions["caption_id"].to_list()]
+    from hopid.entities.infer import infer_texts
+
+    return [[(e.start, e.end) for e in found] for found in infer_texts(captions["text"].to_list())]
+
+
+def embed_images(encoder, dataset: Dataset, images: pl.DataFrame, errors: ErrorLog, progress: Progress | None,
+                 batch_size: int = 64) -> np.ndarray:
+    """Image vectors in row order; an unreadable image gets a zero vector and an errors row."""
+    paths = images["path"].to_list()
+    vectors = np.zeros((len(paths), encoder.dim), dtype=np.float32)
+    for start in range(0, len(paths), batch_size):
+        batch, rows = [], []
+        for row in range(start, min(start + batch_size, len(paths))):
+            try:
+                batch.append(load_rgb(dataset.image_path(paths[row])))
+                rows.append(row)
+            except ImageLoadError as exc:
+                errors.add(paths[row], str(exc))
+        if batch:
+            vectors[rows] = encoder.encode_images(batch)
+        if progress:
+            progress("images", min(start + batch_size, len(paths)), len(paths))
+    return vectors
+
+
+def embed_texts(encoder, texts: list[str], progress: Progress | None, batch_size: int = 256) -> np.ndarray:
+    parts = []
+    for start in range(0, len(texts), batch_size):
+        parts.append(encoder.encode_texts(texts[start : start + batch_size]))
+        if progress:
+            progress("captions", min(start + batch_size, len(texts)), len(texts))
+    return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
+
+
+def text_scores(dataset: Dataset, images: pl.DataFrame, captions: pl.DataFrame, ocr_engine: str | None) -> np.ndarray:
+    """Captions x images scene-text scores."""
+    ocr = dataset.ocr(ocr_engine)
+    lexical = LexicalIndex.from_ocr(
+        images["image_id"].to_list(), ocr["image_id"].to_list(), ocr["text"].to_list(), ocr["token_index"].to_list()
+    )
+    spans = caption_entity_spans(dataset, captions)
+    texts = captions["text"].to_list()
+    return np.stack([lexical.score(query_terms(text, span)).scores for text, span in zip(texts, spans, strict=True)])
+
+
+def evaluate(
+    dataset: Dataset,
+    encoder,
+    *,
+    split: str | None = "test",
+    dense_only: bool = False,
+    alpha: float = DEFAULT_ALPHA,
+    ocr_engine: str | None = None,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Both protocols of DESIGN §6 on one split: caption R@K always, identity metrics when
+    every image of the split has an ``object_id``."""
+    images, captions = dataset.split(split)
+    if captions.is_empty():
+        raise HopidError(f"{dataset.root}: split {split!r} has no captions to evaluate")
+    errors = ErrorLog("eval")
+    image_row = {image_id: row for row, image_id in enumerate(images["image_id"].to_list())}
+    caption_image = np.asarray([image_row[i] for i in captions["image_id"].to_list()], dtype=np.int64)
+    image_vectors = embed_images(encoder, dataset, images, errors, progress)
+    caption_vectors = embed_texts(encoder, captions["text"].to_list(), progress)
+    scores = caption_vectors @ image_vectors.T
+    if not dense_only:
+        scores = fuse(scores, text_scores(dataset, images, captions, ocr_engine), alpha)
+    metrics = caption_protocol(scores, caption_image)
+    object_ids = images["object_id"]
+    if object_ids.null_count() == 0:
+        object_list = object_ids.to_list()
+        metrics |= identity_protocol(scores, [object_list[i] for i in caption_image], object_list)
+    per_query = _per_query(scores, caption_image, images["image_id"].to_list(), captions["caption_id"].to_list())
+    counts = {"images": images.height, "captions": captions.height, "errors": len(errors)}
+    return EvalResult(metrics, per_query, counts, errors)
+
+
+def _per_query(scores: np.ndarray, caption_image: np.ndarray, image_ids: list[str], caption_ids: list[str]):
+    t2i = t2i_ranks(scores, caption_image)
+    i2t = i2t_ranks(scores, caption_image)
+    top_image = scores.argmax(axis=1)
+    top_caption = scores.argmax(axis=0)
+    return pl.DataFrame(
+        {
+            "direction": ["t2i"] * len(caption_ids) + ["i2t"] * len(image_ids),
+            "query_id": caption_ids + image_ids,
+            "first_hit_rank": np.concatenate([t2i, i2t]).astype(np.int32),
+            "top1_id": [image_ids[i] for i in top_image] + [caption_ids[i] for i in top_caption],
+        }
+    )

@@ -1,0 +1,78 @@
+"""Retrieval metrics of the published protocols (DESIGN §6), on a score matrix.
+
+Ranks are 1-based and pessimistic on ties: an item tied with the true one counts as
+ranked above it, so a constant scorer never looks good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+DEFAULT_KS = (1, 5, 10)
+
+
+def rank_of(scores: np.ndarray, positives: np.ndarray) -> int:
+    """1-based rank of the best-scored positive column in one row of scores."""
+    best = scores[positives].max()
+    return int(np.count_nonzero(scores >= best))
+
+
+def t2i_ranks(scores: np.ndarray, caption_image: np.ndarray) -> np.ndarray:
+    """For captions x images ``scores``: each caption's rank of its own image."""
+    true = scores[np.arange(len(caption_image)), caption_image]
+    return np.count_nonzero(scores >= true[:, None], axis=1)
+
+
+def i2t_ranks(scores: np.ndarray, caption_image: np.ndarray) -> np.ndarray:
+    """For captions x images ``scores``: each image's rank of its best-ranked own caption."""
+    by_image = scores.T
+    ranks = np.zeros(by_image.shape[0], dtype=np.int64)
+    for image in range(by_image.shape[0]):
+        positives = caption_image == image
+        ranks[image] = rank_of(by_image[image], positives) if positives.any() else 0
+    return ranks
+
+
+def recall_at(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[int, float]:
+    """Share of queries whose rank is within each k (queries with rank 0 have no positive and are left out)."""
+    valid = ranks[ranks > 0]
+    return {k: float(np.mean(valid <= k)) if len(valid) else 0.0 for k in ks}
+
+
+def caption_protocol(scores: np.ndarray, caption_image: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict:
+    """COCO/Flickr/CTC style: t2i and i2t R@K as fractions and rSum (the six recalls x 100)."""
+    t2i = recall_at(t2i_ranks(scores, caption_image), ks)
+    i2t = recall_at(i2t_ranks(scores, caption_image), ks)
+    metrics = {f"t2i_r{k}": v for k, v in t2i.items()} | {f"i2t_r{k}": v for k, v in i2t.items()}
+    metrics["rsum"] = 100.0 * sum(metrics.values())
+    return metrics
+
+
+def identity_protocol(
+    scores: np.ndarray, query_ids: Sequence[str], gallery_ids: Sequence[str], ks: Sequence[int] = DEFAULT_KS
+) -> dict:
+    """Person-retrieval style: Rank-K (CMC), mAP and mINP of queries x gallery ``scores``.
+
+    A hit is a gallery item with the query's identity; queries without any are skipped.
+    """
+    query_ids = np.asarray(query_ids, dtype=object)
+    gallery_ids = np.asarray(gallery_ids, dtype=object)
+    first_hits, average_precisions, inverse_negative_penalties = [], [], []
+    for q in range(scores.shape[0]):
+        positives = gallery_ids == query_ids[q]
+        n_pos = int(positives.sum())
+        if not n_pos:
+            continue
+        order = np.argsort(-scores[q], kind="stable")
+        hits = positives[order]
+        hit_ranks = np.flatnonzero(hits) + 1
+        first_hits.append(hit_ranks[0])
+        average_precisions.append(float(np.mean(np.arange(1, n_pos + 1) / hit_ranks)))
+        inverse_negative_penalties.append(n_pos / hit_ranks[-1])
+    first = np.asarray(first_hits)
+    metrics = {f"rank{k}": float(np.mean(first <= k)) if len(first) else 0.0 for k in ks}
+    metrics["map"] = float(np.mean(average_precisions)) if average_precisions else 0.0
+    metrics["minp"] = float(np.mean(inverse_negative_penalties)) if inverse_negative_penalties else 0.0
+    return metrics

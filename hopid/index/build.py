@@ -1,0 +1,221 @@
+"""``hopid index``: OCR and embed a folder of images into a FAISS index, incrementally.
+
+Layout of an index directory (default ``IMAGES_DIR/.hopid/``):
+
+- ``manifest.json``: schema version, model spec and fingerprint, OCR engine, counts
+- ``index.faiss`` and ``vectors.npy``: one row per indexed image
+- ``items.parquet``: row -> image path, content hash, size, mtime, upright size
+- ``ocr.parquet``: the OCR words of every indexed image (``image_id`` = its path)
+- ``errors.parquet``: files that could not be indexed, with the reason
+- ``cache/``: resumable per-image results keyed by content hash (OCR per engine,
+  vectors per model fingerprint), so changed models or engines redo only their half.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from hopid import __version__
+from hopid.data.error_log import ErrorLog
+from hopid.data.images import ImageLoadError, load_rgb
+from hopid.data.parts import PartStore
+from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, table_path, write_table
+from hopid.errors import HopidError
+from hopid.data.scan import ImageFile, content_hash, scan_images
+from hopid.ocr.stage import ocr_store, parts_to_ocr_table, run_ocr_parts
+
+Progress = Callable[[str, int, int], None]
+MANIFEST = "manifest.json"
+INDEX_DIRNAME = ".hopid"
+EMBED_BATCH = 32
+
+VECTOR_PART_SCHEMA = pa.schema([("key", pa.string()), ("vector", pa.list_(pa.float32()))])
+
+
+def default_index_dir(images_dir: Path) -> Path:
+    return images_dir / INDEX_DIRNAME
+
+
+def read_manifest(index_dir: Path) -> dict:
+    """The manifest of an index; a missing or old one is a one-line error saying to (re)build."""
+    path = index_dir / MANIFEST
+    if not path.is_file():
+        raise HopidError(f"{index_dir}: no hopid index here; build one with `hopid index IMAGES_DIR`")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, OSError) as exc:
+        raise HopidError(f"{path}: unreadable manifest ({exc}); rebuild with `hopid index`") from exc
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise HopidError(
+            f"{index_dir}: index schema version {manifest.get('schema_version')} but this hopid reads "
+            f"{SCHEMA_VERSION}; rebuild it with `hopid index {manifest.get('images_dir', 'IMAGES_DIR')}`"
+        )
+    return manifest
+
+
+@dataclass
+class IndexSummary:
+    index_dir: Path
+    images: int
+    ocr_now: int
+    embedded_now: int
+    reused: int
+    removed: int
+    errors: int
+    seconds: float
+
+
+def _hashes(root: Path, files: list[ImageFile], previous: dict[str, dict], errors: ErrorLog) -> dict[str, str]:
+    """Content hash per path, reusing the previous run's hash when size and mtime are unchanged."""
+    hashes = {}
+    for image in files:
+        before = previous.get(image.path)
+        if before and before["size"] == image.size and before["mtime_ns"] == image.mtime_ns:
+            hashes[image.path] = before["sha"]
+            continue
+        try:
+            hashes[image.path] = content_hash(root / image.path)
+        except OSError as exc:
+            errors.add(image.path, f"cannot read file: {exc}")
+    return hashes
+
+
+def _embed_missing(encoder, root: Path, todo: list[tuple[str, str]], store: PartStore, errors: ErrorLog,
+                   progress: Progress | None) -> int:
+    done = 0
+    for start in range(0, len(todo), EMBED_BATCH):
+        images, keys = [], []
+        for key, path in todo[start : start + EMBED_BATCH]:
+            try:
+                images.append(load_rgb(root / path))
+                keys.append(key)
+            except ImageLoadError as exc:
+                errors.add(path, str(exc))
+        if images:
+            vectors = encoder.encode_images(images)
+            store.append([{"key": k, "vector": v.tolist()} for k, v in zip(keys, vectors, strict=True)])
+        done = min(start + EMBED_BATCH, len(todo))
+        if progress:
+            progress("embed", done, len(todo))
+    return done
+
+
+def _previous_items(index_dir: Path) -> dict[str, dict]:
+    path = table_path(index_dir, "items")
+    if not (index_dir / MANIFEST).is_file() or not path.is_file():
+        return {}
+    try:
+        read_manifest(index_dir)
+        return {row["path"]: row for row in read_table(path, "items").iter_rows(named=True)}
+    except HopidError:
+        shutil.rmtree(index_dir / "cache", ignore_errors=True)  # an old schema: start afresh
+        return {}
+
+
+def build_index(
+    images_dir: str | Path,
+    encoder,
+    *,
+    index_dir: str | Path | None = None,
+    ocr_engine: str | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> IndexSummary:
+    """Index ``images_dir``: only new or changed images are read; deleted ones drop out."""
+    import faiss
+
+    from hopid.ocr.registry import DEFAULT_ENGINE
+
+    started = time.monotonic()
+    root = Path(images_dir).resolve()
+    if not root.is_dir():
+        raise HopidError(f"{images_dir}: no such folder")
+    index_dir = Path(index_dir).resolve() if index_dir else default_index_dir(root)
+    engine = ocr_engine or DEFAULT_ENGINE
+    errors = ErrorLog("index")
+    previous = _previous_items(index_dir)
+    files = scan_images(root)
+    hashes = _hashes(root, files, previous, errors)
+    path_of_hash: dict[str, str] = {}
+    for path, sha in hashes.items():
+        path_of_hash.setdefault(sha, path)
+
+    ocr_parts = ocr_store(index_dir / "cache", engine)
+    vector_parts = PartStore(index_dir / "cache" / f"vectors-{encoder.fingerprint[:16]}", VECTOR_PART_SCHEMA)
+    ocr_now = run_ocr_parts(
+        [(sha, root / path) for sha, path in path_of_hash.items()],
+        ocr_parts,
+        engine,
+        errors,
+        workers=workers,
+        progress=(lambda done, total: progress("ocr", done, total)) if progress else None,
+    )
+    ocr_table = ocr_parts.compact(set(path_of_hash))
+    readable = set(ocr_table.column("key").to_pylist())
+    have_vectors = vector_parts.done()
+    todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have_vectors]
+    embedded_now = _embed_missing(encoder, root, todo, vector_parts, errors, progress)
+    vector_table = vector_parts.compact(set(path_of_hash))
+
+    vector_of = dict(zip(vector_table.column("key").to_pylist(), vector_table.column("vector").to_pylist(), strict=True))
+    size_of = {row["key"]: (row["width"], row["height"]) for row in ocr_table.select(["key", "width", "height"]).to_pylist()}
+    by_path = {f.path: f for f in files}
+    live = [path for path in sorted(hashes) if hashes[path] in vector_of and hashes[path] in size_of]
+    dim = encoder.dim
+    vectors = np.asarray([vector_of[hashes[p]] for p in live], dtype=np.float32).reshape(len(live), dim)
+    items = pl.DataFrame(
+        {
+            "path": live,
+            "sha": [hashes[p] for p in live],
+            "size": [by_path[p].size for p in live],
+            "mtime_ns": [by_path[p].mtime_ns for p in live],
+            "width": [size_of[hashes[p]][0] for p in live],
+            "height": [size_of[hashes[p]][1] for p in live],
+        },
+        schema={"path": pl.String, "sha": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64,
+                "width": pl.Int32, "height": pl.Int32},
+    )
+    paths_of_hash: dict[str, list[str]] = {}
+    for path in live:
+        paths_of_hash.setdefault(hashes[path], []).append(path)
+    ocr = parts_to_ocr_table(ocr_table, paths_of_hash, engine)
+
+    index = faiss.IndexFlatIP(dim)
+    index.add(vectors)
+    atomic_write_bytes(index_dir / "index.faiss", lambda tmp: faiss.write_index(index, tmp))
+    atomic_write_bytes(index_dir / "vectors.npy", lambda tmp: _save_npy(tmp, vectors))
+    write_table(items, table_path(index_dir, "items"), "items")
+    write_table(ocr, table_path(index_dir, "ocr"), "ocr")
+    errors.save(index_dir)
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "hopid_version": __version__,
+        "images_dir": str(root),
+        "model": encoder.spec.text,
+        "model_fingerprint": encoder.fingerprint,
+        "dim": dim,
+        "ocr_engine": engine,
+        "faiss_index": "IndexFlatIP",
+        "images": len(live),
+        "errors": len(errors),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write_bytes(index_dir / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2)))
+    removed = len(set(previous) - set(hashes))
+    reused = len(live) - len({hashes[p] for p in live} & ({k for k, _ in todo}))
+    return IndexSummary(index_dir, len(live), ocr_now, embedded_now, reused, removed, len(errors),
+                        time.monotonic() - started)
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, array)

@@ -1,0 +1,1 @@
+"""Models: the factory behind every ``--model`` option, and the encoders it returns."""

@@ -1,0 +1,147 @@
+"""The model factory: one function turns any ``--model`` string into an encoder.
+
+``tiny`` is a built-in random-init open_clip config (seeded, for tests and the demo);
+``ARCH:PRETRAINED`` downloads through open_clip when a hub is reachable and fails fast
+when it is not; ``ARCH:/path/to/weights`` loads a local open_clip checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from hopid.errors import HopidError
+from hopid.models.spec import ModelSpec, parse_model_spec
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+HUB_HOST = ("huggingface.co", 443)
+TINY_SEED = 0
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the model hub answers a TCP connection within ``timeout`` seconds."""
+    try:
+        with socket.create_connection(HUB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pick_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class ClipEncoder:
+    """An open_clip model as a pair of encoders giving L2-normalised float32 vectors."""
+
+    def __init__(self, spec: ModelSpec, model, preprocess, tokenizer, device: str) -> None:
+        self.spec = spec
+        self.model = model.eval()
+        self.preprocess = preprocess
+        self.tokenizer = tokenizer
+        self.device = device
+        self.dim = int(model.text_projection.shape[1]) if hasattr(model, "text_projection") else None
+        self._fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of every weight: two encoders with the same fingerprint give the same vectors."""
+        if self._fingerprint is None:
+            digest = hashlib.blake2b(digest_size=16)
+            for name, tensor in sorted(self.model.state_dict().items()):
+                digest.update(name.encode())
+                digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        import torch
+
+        if not images:
+            return np.zeros((0, self.dim or 0), dtype=np.float32)
+        batch = torch.stack([self.preprocess(image) for image in images]).to(self.device)
+        with torch.inference_mode():
+            features = self.model.encode_image(batch, normalize=True)
+        return features.float().cpu().numpy()
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dim or 0), dtype=np.float32)
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        with torch.inference_mode():
+            features = self.model.encode_text(tokens, normalize=True)
+        return features.float().cpu().numpy()
+
+
+def _import_open_clip(offline: bool):
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    import open_clip
+
+    if str(CONFIG_DIR) not in map(str, getattr(open_clip.factory, "_MODEL_CONFIG_PATHS", [])):
+        open_clip.add_model_config(CONFIG_DIR)
+    return open_clip
+
+
+def _check_arch(open_clip, spec: ModelSpec) -> None:
+    if spec.arch.startswith("hf-hub:"):
+        return
+    if spec.arch not in open_clip.list_models():
+        raise HopidError(f"--model {spec.text!r}: unknown open_clip architecture {spec.arch!r} (see open_clip.list_models())")
+
+
+def load_encoder(model: str | ModelSpec, device: str | None = None) -> ClipEncoder:
+    """Build the encoder a ``--model`` string names; every failure is a one-line HopidError."""
+    spec = parse_model_spec(model) if isinstance(model, str) else model
+    device = device or pick_device()
+    if spec.kind == "pretrained":
+        return _load_pretrained(spec, device)
+    open_clip = _import_open_clip(offline=True)
+    _check_arch(open_clip, spec)
+    import torch
+
+    if spec.kind == "tiny":
+        torch.manual_seed(TINY_SEED)
+        model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=None, device=device)
+    else:
+        try:
+            model_, _, preprocess = open_clip.create_model_and_transforms(
+                spec.arch, pretrained=str(spec.weights_path), device=device, weights_only=True
+            )
+        except (RuntimeError, ValueError, KeyError, OSError) as exc:
+            raise HopidError(f"--model {spec.text!r}: cannot load these weights into {spec.arch}: {exc}") from exc
+    return ClipEncoder(spec, model_, preprocess, open_clip.get_tokenizer(spec.arch), device)
+
+
+def _load_pretrained(spec: ModelSpec, device: str) -> ClipEncoder:
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not hub_reachable()
+    open_clip = _import_open_clip(offline=offline)
+    _check_arch(open_clip, spec)
+    if not spec.arch.startswith("hf-hub:") and spec.source not in open_clip.list_pretrained_tags_by_model(spec.arch):
+        tags = ", ".join(open_clip.list_pretrained_tags_by_model(spec.arch)) or "none"
+        raise HopidError(f"--model {spec.text!r}: unknown pretrained tag {spec.source!r} for {spec.arch} (known: {tags})")
+    try:
+        if spec.arch.startswith("hf-hub:"):
+            model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, device=device)
+        else:
+            model_, _, preprocess = open_clip.create_model_and_transforms(
+                spec.arch, pretrained=spec.source, device=device
+            )
+    except Exception as exc:  # open_clip and huggingface_hub raise many types for "no network"
+        if offline:
+            raise HopidError(
+                f"--model {spec.text!r}: pretrained weights are not cached and the model hub is unreachable; "
+                "download them on a connected machine, pass ARCH:/path/to/weights, or use --model tiny"
+            ) from exc
+        raise HopidError(f"--model {spec.text!r}: could not load pretrained weights: {exc}") from exc
+    return ClipEncoder(spec, model_, preprocess, open_clip.get_tokenizer(spec.arch), device)

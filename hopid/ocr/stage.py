@@ -1,0 +1,133 @@
+"""The OCR stage: read the scene text of many images, resumably, into the ``ocr`` table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from hopid.data.dataset import Dataset
+from hopid.data.error_log import ErrorLog
+from hopid.data.parts import PartStore
+from hopid.data.schema import BOX, read_optional, table_path, write_table
+
+Progress = Callable[[int, int], None]
+CACHE_DIR = ".hopid-cache"
+FLUSH_ITEMS = 32
+FLUSH_SECONDS = 10.0
+
+OCR_PART_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("texts", pa.list_(pa.string())),
+        ("confidences", pa.list_(pa.float32())),
+        ("boxes", pa.list_(BOX)),
+    ]
+)
+
+
+def ocr_store(directory: Path, engine: str) -> PartStore:
+    return PartStore(directory / f"ocr-{engine}", OCR_PART_SCHEMA)
+
+
+def run_ocr_parts(
+    items: Sequence[tuple[str, Path]],
+    store: PartStore,
+    engine: str,
+    errors: ErrorLog,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """OCR every ``(key, path)`` not yet in ``store``; returns how many were read now."""
+    from hopid.ocr.pool import ocr_paths
+
+    done = store.done()
+    todo = [(key, path) for key, path in items if key not in done]
+    if progress:
+        progress(0, len(todo))
+    pending: list[dict] = []
+    last_flush = time.monotonic()
+    finished = 0
+    for result in ocr_paths([path for _, path in todo], engine, workers):
+        key, path = todo[result.index]
+        finished += 1
+        if result.error:
+            errors.add(str(path), result.error)
+        else:
+            pending.append(
+                {
+                    "key": key,
+                    "width": result.width,
+                    "height": result.height,
+                    "texts": [w.text for w in result.words],
+                    "confidences": [float(w.confidence) for w in result.words],
+                    "boxes": [list(map(float, w.box)) for w in result.words],
+                }
+            )
+        if len(pending) >= FLUSH_ITEMS or time.monotonic() - last_flush > FLUSH_SECONDS:
+            store.append(pending)
+            pending, last_flush = [], time.monotonic()
+        if progress:
+            progress(finished, len(todo))
+    store.append(pending)
+    return finished
+
+
+def parts_to_ocr_table(parts: pa.Table, image_id_of: dict[str, list[str]], engine: str) -> pl.DataFrame:
+    """Explode per-image part rows into one OCR row per word; a key may serve several image ids."""
+    rows: dict[str, list] = {name: [] for name in ("image_id", "token_index", "text", "confidence", "box", "engine")}
+    for part in parts.to_pylist():
+        for image_id in image_id_of.get(part["key"], []):
+            for i, (text, confidence, box) in enumerate(
+                zip(part["texts"], part["confidences"], part["boxes"], strict=True)
+            ):
+                rows["image_id"].append(image_id)
+                rows["token_index"].append(i)
+                rows["text"].append(text)
+                rows["confidence"].append(confidence)
+                rows["box"].append(box)
+                rows["engine"].append(engine)
+    return pl.DataFrame(
+        rows,
+        schema={
+            "image_id": pl.String,
+            "token_index": pl.Int32,
+            "text": pl.String,
+            "confidence": pl.Float32,
+            "box": pl.Array(pl.Float32, 8),
+            "engine": pl.String,
+        },
+    )
+
+
+@dataclass
+class OcrSummary:
+    engine: str
+    images: int
+    read_now: int
+    words: int
+    errors: int
+
+
+def ocr_dataset(
+    dataset: Dataset, engine: str, *, workers: int | None = None, progress: Progress | None = None
+) -> OcrSummary:
+    """OCR every image of ``dataset`` with ``engine`` into ``ocr.parquet`` (rows of other engines stay)."""
+    store = ocr_store(dataset.root / CACHE_DIR, engine)
+    errors = ErrorLog(f"ocr:{engine}")
+    image_ids = dataset.images["image_id"].to_list()
+    items = [(image_id, dataset.image_path(p)) for image_id, p in zip(image_ids, dataset.images["path"], strict=True)]
+    read_now = run_ocr_parts(items, store, engine, errors, workers=workers, progress=progress)
+    words = parts_to_ocr_table(store.compact(set(image_ids)), {i: [i] for i in image_ids}, engine)
+    path = table_path(dataset.root, "ocr")
+    others = read_optional(path, "ocr").filter(pl.col("engine") != engine)
+    write_table(pl.concat([others.select(words.columns), words]), path, "ocr")
+    errors.save(dataset.root)
+    return OcrSummary(engine, len(image_ids), read_now, words.height, len(errors))

@@ -1,0 +1,1 @@
+"""Search: dense similarity fused with the scene-text (OCR) score."""

@@ -1,0 +1,141 @@
+"""Answering queries against an index: dense candidates from FAISS, scene-text candidates
+from the OCR words, fused into one ranking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hopid.data.images import ImageLoadError, load_rgb
+from hopid.data.schema import read_table, table_path
+from hopid.errors import HopidError
+from hopid.index.build import default_index_dir, read_manifest
+from hopid.search.fusion import DEFAULT_ALPHA, fuse
+from hopid.search.lexical import LexicalIndex, query_terms
+
+MAX_QUERY_CHARS = 2000
+DENSE_CANDIDATES = 1000
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    path: str
+    score: float
+    dense: float
+    text: float
+    matched: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            "path": self.path,
+            "score": round(self.score, 6),
+            "dense": round(self.dense, 6),
+            "text": round(self.text, 6),
+            "matched": list(self.matched),
+        }
+
+
+def find_index_dir(index: str | Path | None) -> Path:
+    """``--index`` when given, else the index of the current folder (as rclip does)."""
+    if index is not None:
+        return Path(index)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (default_index_dir(folder) / "manifest.json").is_file():
+            return default_index_dir(folder)
+    raise HopidError("no hopid index in this folder or above; run `hopid index IMAGES_DIR` or pass --index DIR")
+
+
+def check_query(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise HopidError("the query is empty; type some words, e.g. hopid query \"red Coca-Cola truck\"")
+    if len(text) > MAX_QUERY_CHARS:
+        raise HopidError(f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    return text
+
+
+class Searcher:
+    """An opened index with its model; cheap to query many times."""
+
+    def __init__(self, index_dir: str | Path, encoder=None, tagger_dir: str | Path | None = None) -> None:
+        import faiss
+
+        from hopid.models.factory import load_encoder
+
+        self.index_dir = Path(index_dir)
+        self.manifest = read_manifest(self.index_dir)
+        self.root = Path(self.manifest["images_dir"])
+        if encoder is None:
+            encoder = load_encoder(self.manifest["model"])
+        if encoder.fingerprint != self.manifest["model_fingerprint"]:
+            raise HopidError(
+                f"--model {encoder.spec.text!r} does not match the index, which was built with "
+                f"{self.manifest['model']!r} (fingerprint {self.manifest['model_fingerprint'][:12]}); "
+                f"rebuild with `hopid index {self.root} --model {encoder.spec.text}` or drop --model"
+            )
+        self.encoder = encoder
+        self.faiss_index = faiss.read_index(str(self.index_dir / "index.faiss"))
+        self.vectors = np.load(self.index_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        items = read_table(table_path(self.index_dir, "items"), "items")
+        self.paths = items["path"].to_list()
+        if self.faiss_index.ntotal != len(self.paths):
+            raise HopidError(f"{self.index_dir}: index and items table disagree; rebuild with `hopid index {self.root}`")
+        self.ocr = read_table(table_path(self.index_dir, "ocr"), "ocr")
+        self.lexical = LexicalIndex.from_ocr(
+            self.paths, self.ocr["image_id"].to_list(), self.ocr["text"].to_list(), self.ocr["token_index"].to_list()
+        )
+        self.tagger = None
+        if tagger_dir is not None:
+            from hopid.entities.tagger import load_tagger
+
+            self.tagger = load_tagger(tagger_dir)
+
+    def entity_spans(self, text: str) -> list[tuple[int, int]]:
+        from hopid.entities.infer import infer_texts
+
+        return [(e.start, e.end) for e in infer_texts([text], self.tagger)[0]]
+
+    def _rank(self, query_vector: np.ndarray, k: int, lexical=None, alpha: float = DEFAULT_ALPHA) -> list[Hit]:
+        n = len(self.paths)
+        if n == 0:
+            return []
+        _, dense_rows = self.faiss_index.search(query_vector[None, :], min(n, max(DENSE_CANDIDATES, k)))
+        candidates = set(dense_rows[0][dense_rows[0] >= 0].tolist())
+        if lexical is not None:
+            candidates |= set(np.flatnonzero(lexical.scores).tolist())
+        rows = np.fromiter(sorted(candidates), dtype=np.int64)
+        dense = np.asarray(self.vectors[rows]) @ query_vector
+        text = lexical.scores[rows] if lexical is not None else np.zeros(len(rows), dtype=np.float32)
+        scores = fuse(dense, text, alpha)
+        order = np.lexsort((rows, -scores))[:k]
+        return [
+            Hit(
+                rank=rank + 1,
+                path=str(self.root / self.paths[rows[i]]),
+                score=float(scores[i]),
+                dense=float(dense[i]),
+                text=float(text[i]),
+                matched=tuple(lexical.matched_words(int(rows[i]))) if lexical is not None else (),
+            )
+            for rank, i in enumerate(order)
+        ]
+
+    def search(self, text: str, k: int = 10, *, dense_only: bool = False, alpha: float = DEFAULT_ALPHA) -> list[Hit]:
+        """Text -> images, best first."""
+        text = check_query(text)
+        query_vector = self.encoder.encode_texts([text])[0]
+        lexical = None if dense_only else self.lexical.score(query_terms(text, self.entity_spans(text)))
+        return self._rank(query_vector, k, lexical, alpha)
+
+    def search_image(self, image_path: str | Path, k: int = 10) -> list[Hit]:
+        """Image -> images by the model alone, best first."""
+        try:
+            image = load_rgb(image_path)
+        except ImageLoadError as exc:
+            raise HopidError(f"{image_path}: {exc}") from exc
+        return self._rank(self.encoder.encode_images([image])[0], k)

@@ -1,0 +1,1 @@
+"""The ``hopid`` command line: thin Typer commands over the ``hopid`` library."""

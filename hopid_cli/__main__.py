@@ -1,0 +1,3 @@
+from hopid_cli.app import main
+
+main()

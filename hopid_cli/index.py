@@ -1,0 +1,39 @@
+"""``hopid index``: OCR and embed a folder of images into a searchable index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hopid_cli.common import err, handle_errors, out, progress_bar, summary_table
+
+
+@handle_errors
+def index(
+    images_dir: Annotated[Path, typer.Argument(help="Folder of images (searched recursively).")],
+    model: Annotated[str, typer.Option(help="tiny | ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) | ARCH:/path/to/weights.")] = "tiny",
+    ocr_engine: Annotated[str | None, typer.Option(help="OCR engine (default: the measured best).")] = None,
+    index_dir: Annotated[Path | None, typer.Option("--index", help="Index directory (default: IMAGES_DIR/.hopid).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="OCR worker processes (default: every usable core).")] = None,
+) -> None:
+    """Index new or changed images only; deleted ones drop out; an interrupted run resumes."""
+    from hopid.errors import HopidError
+    from hopid.index.build import build_index
+    from hopid.models.factory import load_encoder
+    from hopid.models.spec import parse_model_spec
+    from hopid.ocr.registry import engine_problem
+
+    if not images_dir.is_dir():
+        raise HopidError(f"{images_dir}: no such folder")
+    parse_model_spec(model)
+    if ocr_engine and (problem := engine_problem(ocr_engine)):
+        raise HopidError(problem)
+    encoder = load_encoder(model)
+    with progress_bar() as update:
+        summary = build_index(images_dir, encoder, index_dir=index_dir, ocr_engine=ocr_engine, workers=workers,
+                              progress=update)
+    if summary.errors:
+        err.print(f"[yellow]{summary.errors} file(s) could not be indexed[/]: see {summary.index_dir / 'errors.parquet'}")
+    out.print(summary_table(f"index {summary.index_dir}", vars(summary)))
