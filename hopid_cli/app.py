@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from hopid import __version__
-from hopid_cli import demo, entities, eval as eval_cmd, index, ocr, prepare, query
+from hopid_cli import demo, entities, index, ocr, prepare, query
+from hopid_cli import eval as eval_cmd
 from hopid_cli.common import state
 
 app = typer.Typer(
@@ -29,7 +30,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """hopid: prepare data, read scene text, infer entities, index, query and evaluate."""
     state["debug"] = debug

@@ -15,11 +15,20 @@ def evaluate(
     dataset: Annotated[Path, typer.Argument(help="Dataset directory.")],
     model: Annotated[str, typer.Option(help="tiny | ARCH:PRETRAINED | ARCH:/path/to/weights.")] = "tiny",
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
-    as_json: Annotated[bool, typer.Option("--json", help="Print only the metrics as one JSON object on stdout.")] = False,
-    dense_only: Annotated[bool, typer.Option("--dense-only", help="Score by the model alone, without scene text.")] = False,
-    ocr_engine: Annotated[str | None, typer.Option(help="Which OCR rows of the dataset to use (default: the best present).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only the metrics as one JSON object on stdout.")
+    ] = False,
+    dense_only: Annotated[
+        bool, typer.Option("--dense-only", help="Score by the model alone, without scene text.")
+    ] = False,
+    ocr_engine: Annotated[
+        str | None, typer.Option(help="Which OCR rows of the dataset to use (default: the best present).")
+    ] = None,
     alpha: Annotated[float | None, typer.Option(help="fusion.alpha: weight of the scene-text score.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Where metrics.parquet and per_query.parquet go (default: DATASET/eval/SPLIT).")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where metrics.parquet and per_query.parquet go (default: DATASET/eval/SPLIT)."),
+    ] = None,
 ) -> None:
     """R@1/5/10 both ways and rSum; Rank-K, mAP and mINP when images have object_id."""
     import polars as pl
@@ -36,11 +45,19 @@ def evaluate(
     data = Dataset.open(dataset)
     encoder = load_encoder(model)
     with progress_bar() as update:
-        result = run(data, encoder, split=split, dense_only=dense_only, ocr_engine=ocr_engine,
-                     alpha=DEFAULT_ALPHA if alpha is None else alpha, progress=update)
+        result = run(
+            data,
+            encoder,
+            split=split,
+            dense_only=dense_only,
+            ocr_engine=ocr_engine,
+            alpha=DEFAULT_ALPHA if alpha is None else alpha,
+            progress=update,
+        )
     target = out_dir or dataset / "eval" / split
     metrics = pl.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())}).with_columns(
-        split=pl.lit(split), model=pl.lit(model))
+        split=pl.lit(split), model=pl.lit(model)
+    )
     write_table(metrics, table_path(target, "metrics"), "metrics")
     write_table(result.per_query, table_path(target, "per_query"), "per_query")
     if len(result.errors):
@@ -48,7 +65,13 @@ def evaluate(
         err.print(f"[yellow]{len(result.errors)} image(s) unreadable[/]: see {dataset / 'errors.parquet'}")
     if as_json:
         print_json(result.metrics)
-        err.print(summary_table(f"{split} split of {dataset} ({'dense only' if dense_only else 'fused'})", result.metrics))
+        err.print(
+            summary_table(f"{split} split of {dataset} ({'dense only' if dense_only else 'fused'})", result.metrics)
+        )
     else:
-        out.print(summary_table(f"{split} split of {dataset} ({'dense only' if dense_only else 'fused'})",
-                                result.metrics | result.counts))
+        out.print(
+            summary_table(
+                f"{split} split of {dataset} ({'dense only' if dense_only else 'fused'})",
+                result.metrics | result.counts,
+            )
+        )

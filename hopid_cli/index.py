@@ -13,10 +13,16 @@ from hopid_cli.common import err, handle_errors, out, progress_bar, summary_tabl
 @handle_errors
 def index(
     images_dir: Annotated[Path, typer.Argument(help="Folder of images (searched recursively).")],
-    model: Annotated[str, typer.Option(help="tiny | ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) | ARCH:/path/to/weights.")] = "tiny",
+    model: Annotated[
+        str, typer.Option(help="tiny | ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) | ARCH:/path/to/weights.")
+    ] = "tiny",
     ocr_engine: Annotated[str | None, typer.Option(help="OCR engine (default: the measured best).")] = None,
-    index_dir: Annotated[Path | None, typer.Option("--index", help="Index directory (default: IMAGES_DIR/.hopid).")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="OCR worker processes (default: every usable core).")] = None,
+    index_dir: Annotated[
+        Path | None, typer.Option("--index", help="Index directory (default: IMAGES_DIR/.hopid).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="OCR worker processes (default: every usable core).")
+    ] = None,
 ) -> None:
     """Index new or changed images only; deleted ones drop out; an interrupted run resumes."""
     from hopid.errors import HopidError
@@ -32,8 +38,11 @@ def index(
         raise HopidError(problem)
     encoder = load_encoder(model)
     with progress_bar() as update:
-        summary = build_index(images_dir, encoder, index_dir=index_dir, ocr_engine=ocr_engine, workers=workers,
-                              progress=update)
+        summary = build_index(
+            images_dir, encoder, index_dir=index_dir, ocr_engine=ocr_engine, workers=workers, progress=update
+        )
     if summary.errors:
-        err.print(f"[yellow]{summary.errors} file(s) could not be indexed[/]: see {summary.index_dir / 'errors.parquet'}")
+        err.print(
+            f"[yellow]{summary.errors} file(s) could not be indexed[/]: see {summary.index_dir / 'errors.parquet'}"
+        )
     out.print(summary_table(f"index {summary.index_dir}", vars(summary)))

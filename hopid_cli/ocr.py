@@ -14,7 +14,9 @@ from hopid_cli.common import err, handle_errors, out, progress_bar, summary_tabl
 @handle_errors
 def ocr(
     dataset: Annotated[Path, typer.Argument(help="Dataset directory (made by hopid prepare).")],
-    engine: Annotated[str | None, typer.Option(help="rapidocr, easyocr or tesseract (default: the measured best).")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="rapidocr, easyocr or tesseract (default: the measured best).")
+    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: every usable core).")] = None,
 ) -> None:
     """OCR every image into ocr.parquet; resumable: a rerun reads only what is missing."""

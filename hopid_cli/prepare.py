@@ -9,8 +9,9 @@ import typer
 
 from hopid_cli.common import err, handle_errors, out, progress_bar, summary_table
 
-app = typer.Typer(help="Make a dataset directory (images.parquet, captions.parquet, ...) from a source.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Make a dataset directory (images.parquet, captions.parquet, ...) from a source.", no_args_is_help=True
+)
 
 
 @app.command("synthetic")
@@ -36,7 +37,10 @@ def synthetic(
 def folder(
     images: Annotated[Path, typer.Argument(help="Folder of images (searched recursively).")],
     out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="Dataset directory to write.")],
-    captions: Annotated[Path | None, typer.Option(help="Captions CSV/TSV/JSONL: columns image, caption[, split, object_id, explanation].")] = None,
+    captions: Annotated[
+        Path | None,
+        typer.Option(help="Captions CSV/TSV/JSONL: columns image, caption[, split, object_id, explanation]."),
+    ] = None,
     image_column: Annotated[str, typer.Option(help="Name of the image column in the captions file.")] = "image",
     caption_column: Annotated[str, typer.Option(help="Name of the caption column.")] = "caption",
     split_column: Annotated[str, typer.Option(help="Name of the split column (train/val/test).")] = "split",
@@ -46,12 +50,20 @@ def folder(
     """Any folder of images (jpg, png, webp, bmp, gif, tiff, HEIC with pillow-heif), with optional captions."""
     from hopid.data.folder import prepare_folder
 
-    columns = {"image": image_column, "caption": caption_column, "split": split_column,
-               "object_id": object_column, "explanation": explanation_column}
+    columns = {
+        "image": image_column,
+        "caption": caption_column,
+        "split": split_column,
+        "object_id": object_column,
+        "explanation": explanation_column,
+    }
     summary = prepare_folder(images, out_dir, captions, columns)
     for note in summary.notes:
         err.print(f"[yellow]note:[/] {note}")
     if summary.errors:
         err.print(f"[yellow]{summary.errors} item(s) skipped[/]: see {out_dir / 'errors.parquet'}")
-    out.print(summary_table(f"dataset in {out_dir}", {"images": summary.images, "captions": summary.captions,
-                                                       "errors": summary.errors}))
+    out.print(
+        summary_table(
+            f"dataset in {out_dir}", {"images": summary.images, "captions": summary.captions, "errors": summary.errors}
+        )
+    )

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hopid_cli.common import handle_errors, out, print_json
@@ -13,15 +14,21 @@ from hopid_cli.common import handle_errors, out, print_json
 
 @handle_errors
 def query(
-    text: Annotated[str | None, typer.Argument(help="What you are looking for, e.g. \"red Coca-Cola truck\".")] = None,
-    index_dir: Annotated[Path | None, typer.Option("--index", help="Index directory (default: the index of this folder).")] = None,
+    text: Annotated[str | None, typer.Argument(help='What you are looking for, e.g. "red Coca-Cola truck".')] = None,
+    index_dir: Annotated[
+        Path | None, typer.Option("--index", help="Index directory (default: the index of this folder).")
+    ] = None,
     k: Annotated[int, typer.Option("-k", "--top", min=1, help="How many results.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON list on stdout.")] = False,
     paths_only: Annotated[bool, typer.Option("--paths", help="Print only the paths, one per line.")] = False,
     image: Annotated[Path | None, typer.Option(help="Search by this image instead of text (image -> image).")] = None,
-    dense_only: Annotated[bool, typer.Option("--dense-only", help="Rank by the model alone, without scene text.")] = False,
+    dense_only: Annotated[
+        bool, typer.Option("--dense-only", help="Rank by the model alone, without scene text.")
+    ] = False,
     model: Annotated[str | None, typer.Option(help="Override the index's model (must be the same model).")] = None,
-    tagger: Annotated[Path | None, typer.Option(help="Entity tagger directory (default: rule-based entity words).")] = None,
+    tagger: Annotated[
+        Path | None, typer.Option(help="Entity tagger directory (default: rule-based entity words).")
+    ] = None,
     alpha: Annotated[float | None, typer.Option(help="fusion.alpha: weight of the scene-text score.")] = None,
 ) -> None:
     """Rank indexed images: dense similarity fused with scene-text matches of your words."""
@@ -53,10 +60,16 @@ def query(
 
 
 def hits_table(hits, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for column in ("rank", "score", "dense", "text", "matched words", "path"):
         table.add_column(column, justify="right" if column in ("rank", "score", "dense", "text") else "left")
     for hit in hits:
-        table.add_row(str(hit.rank), f"{hit.score:.3f}", f"{hit.dense:.3f}", f"{hit.text:.3f}",
-                      ", ".join(hit.matched), hit.path)
+        table.add_row(
+            str(hit.rank),
+            f"{hit.score:.3f}",
+            f"{hit.dense:.3f}",
+            f"{hit.text:.3f}",
+            escape(", ".join(hit.matched)),
+            escape(hit.path),
+        )
     return table

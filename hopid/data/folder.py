@@ -15,8 +15,13 @@ from hopid.data.scan import scan_images
 from hopid.data.schema import SPLITS, table_path, write_table
 from hopid.errors import HopidError
 
-DEFAULT_COLUMNS = {"image": "image", "caption": "caption", "split": "split", "object_id": "object_id",
-                   "explanation": "explanation"}
+DEFAULT_COLUMNS = {
+    "image": "image",
+    "caption": "caption",
+    "split": "split",
+    "object_id": "object_id",
+    "explanation": "explanation",
+}
 REQUIRED = ("image", "caption")
 
 
@@ -48,7 +53,9 @@ def read_captions_file(path: Path) -> pl.DataFrame:
 
 
 def prepare_folder(
-    images_dir: str | Path, out: str | Path, captions: str | Path | None = None,
+    images_dir: str | Path,
+    out: str | Path,
+    captions: str | Path | None = None,
     columns: dict[str, str] | None = None,
 ) -> FolderSummary:
     """Scan ``images_dir`` recursively into ``out``'s images table, captions from ``captions``."""
@@ -68,8 +75,12 @@ def prepare_folder(
             errors.add(image.path, f"not a readable image: {exc}")
             continue
         image_rows[image.path] = {
-            "image_id": image.path, "path": os.path.relpath(full, out), "split": "test",
-            "width": width, "height": height, "object_id": None,
+            "image_id": image.path,
+            "path": os.path.relpath(full, out),
+            "split": "test",
+            "width": width,
+            "height": height,
+            "object_id": None,
         }
 
     caption_rows: list[dict] = []
@@ -79,7 +90,8 @@ def prepare_folder(
         missing = [names[c] for c in REQUIRED if names[c] not in frame.columns]
         if missing:
             raise HopidError(
-                f"{captions_path}: missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns) or 'none'}); "
+                f"{captions_path}: missing column(s) {', '.join(missing)} "
+                f"(found: {', '.join(frame.columns) or 'none'}); "
                 "rename them or pass --image-column/--caption-column"
             )
         extra = [c for c in frame.columns if c not in names.values()]
@@ -117,10 +129,15 @@ def prepare_folder(
             if object_id:
                 image_rows[image_id]["object_id"] = str(object_id)
             counts[image_id] = counts.get(image_id, 0) + 1
-            caption_rows.append({
-                "caption_id": f"{image_id}#{counts[image_id] - 1}", "image_id": image_id, "text": text,
-                "split": split, "explanation": row.get(names["explanation"]) or None,
-            })
+            caption_rows.append(
+                {
+                    "caption_id": f"{image_id}#{counts[image_id] - 1}",
+                    "image_id": image_id,
+                    "text": text,
+                    "split": split,
+                    "explanation": row.get(names["explanation"]) or None,
+                }
+            )
 
     out.mkdir(parents=True, exist_ok=True)
     write_table(list(image_rows.values()) or [], table_path(out, "images"), "images")

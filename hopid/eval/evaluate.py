@@ -40,8 +40,9 @@ def caption_entity_spans(dataset: Dataset, captions: pl.DataFrame) -> list[list[
     return [[(e.start, e.end) for e in found] for found in infer_texts(captions["text"].to_list())]
 
 
-def embed_images(encoder, dataset: Dataset, images: pl.DataFrame, errors: ErrorLog, progress: Progress | None,
-                 batch_size: int = 64) -> np.ndarray:
+def embed_images(
+    encoder, dataset: Dataset, images: pl.DataFrame, errors: ErrorLog, progress: Progress | None, batch_size: int = 64
+) -> np.ndarray:
     """Image vectors in row order; an unreadable image gets a zero vector and an errors row."""
     paths = images["path"].to_list()
     vectors = np.zeros((len(paths), encoder.dim), dtype=np.float32)

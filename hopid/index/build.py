@@ -28,10 +28,10 @@ from hopid import __version__
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.data.parts import PartStore
+from hopid.data.scan import ImageFile, content_hash, scan_images
 from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, table_path, write_table
 from hopid.errors import HopidError
-from hopid.data.scan import ImageFile, content_hash, scan_images
-from hopid.ocr.stage import ocr_store, parts_to_ocr_table, run_ocr_parts
+from hopid.ocr.stage import failures, ocr_store, parts_to_ocr_table, run_ocr_parts
 
 Progress = Callable[[str, int, int], None]
 MANIFEST = "manifest.json"
@@ -89,8 +89,9 @@ def _hashes(root: Path, files: list[ImageFile], previous: dict[str, dict], error
     return hashes
 
 
-def _embed_missing(encoder, root: Path, todo: list[tuple[str, str]], store: PartStore, errors: ErrorLog,
-                   progress: Progress | None) -> int:
+def _embed_missing(
+    encoder, root: Path, todo: list[tuple[str, str]], store: PartStore, errors: ErrorLog, progress: Progress | None
+) -> int:
     done = 0
     for start in range(0, len(todo), EMBED_BATCH):
         images, keys = [], []
@@ -129,8 +130,12 @@ def build_index(
     ocr_engine: str | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    ocr_cache: str | Path | None = None,
 ) -> IndexSummary:
-    """Index ``images_dir``: only new or changed images are read; deleted ones drop out."""
+    """Index ``images_dir``: only new or changed images are read; deleted ones drop out.
+
+    ``ocr_cache`` may name another OCR cache (e.g. a dataset's ``.hopid-cache``) to reuse its results;
+    without it the index keeps its own under ``cache/``."""
     import faiss
 
     from hopid.ocr.registry import DEFAULT_ENGINE
@@ -149,25 +154,32 @@ def build_index(
     for path, sha in hashes.items():
         path_of_hash.setdefault(sha, path)
 
-    ocr_parts = ocr_store(index_dir / "cache", engine)
+    ocr_parts = ocr_store(Path(ocr_cache) if ocr_cache else index_dir / "cache", engine)
     vector_parts = PartStore(index_dir / "cache" / f"vectors-{encoder.fingerprint[:16]}", VECTOR_PART_SCHEMA)
     ocr_now = run_ocr_parts(
         [(sha, root / path) for sha, path in path_of_hash.items()],
         ocr_parts,
         engine,
-        errors,
         workers=workers,
         progress=(lambda done, total: progress("ocr", done, total)) if progress else None,
     )
     ocr_table = ocr_parts.compact(set(path_of_hash))
-    readable = set(ocr_table.column("key").to_pylist())
+    failed = failures(ocr_table)
+    for path, sha in hashes.items():
+        if sha in failed:
+            errors.add(path, failed[sha])
+    readable = set(ocr_table.column("key").to_pylist()) - set(failed)
     have_vectors = vector_parts.done()
     todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have_vectors]
     embedded_now = _embed_missing(encoder, root, todo, vector_parts, errors, progress)
     vector_table = vector_parts.compact(set(path_of_hash))
 
-    vector_of = dict(zip(vector_table.column("key").to_pylist(), vector_table.column("vector").to_pylist(), strict=True))
-    size_of = {row["key"]: (row["width"], row["height"]) for row in ocr_table.select(["key", "width", "height"]).to_pylist()}
+    vector_of = dict(
+        zip(vector_table.column("key").to_pylist(), vector_table.column("vector").to_pylist(), strict=True)
+    )
+    size_of = {
+        row["key"]: (row["width"], row["height"]) for row in ocr_table.select(["key", "width", "height"]).to_pylist()
+    }
     by_path = {f.path: f for f in files}
     live = [path for path in sorted(hashes) if hashes[path] in vector_of and hashes[path] in size_of]
     dim = encoder.dim
@@ -181,8 +193,14 @@ def build_index(
             "width": [size_of[hashes[p]][0] for p in live],
             "height": [size_of[hashes[p]][1] for p in live],
         },
-        schema={"path": pl.String, "sha": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64,
-                "width": pl.Int32, "height": pl.Int32},
+        schema={
+            "path": pl.String,
+            "sha": pl.String,
+            "size": pl.Int64,
+            "mtime_ns": pl.Int64,
+            "width": pl.Int32,
+            "height": pl.Int32,
+        },
     )
     paths_of_hash: dict[str, list[str]] = {}
     for path in live:
@@ -211,9 +229,16 @@ def build_index(
     }
     atomic_write_bytes(index_dir / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2)))
     removed = len(set(previous) - set(hashes))
-    reused = len(live) - len({hashes[p] for p in live} & ({k for k, _ in todo}))
-    return IndexSummary(index_dir, len(live), ocr_now, embedded_now, reused, removed, len(errors),
-                        time.monotonic() - started)
+    return IndexSummary(
+        index_dir,
+        len(live),
+        ocr_now,
+        embedded_now,
+        len(live) - embedded_now,
+        removed,
+        len(errors),
+        time.monotonic() - started,
+    )
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:

@@ -97,7 +97,9 @@ def _check_arch(open_clip, spec: ModelSpec) -> None:
     if spec.arch.startswith("hf-hub:"):
         return
     if spec.arch not in open_clip.list_models():
-        raise HopidError(f"--model {spec.text!r}: unknown open_clip architecture {spec.arch!r} (see open_clip.list_models())")
+        raise HopidError(
+            f"--model {spec.text!r}: unknown open_clip architecture {spec.arch!r} (see open_clip.list_models())"
+        )
 
 
 def load_encoder(model: str | ModelSpec, device: str | None = None) -> ClipEncoder:
@@ -129,7 +131,9 @@ def _load_pretrained(spec: ModelSpec, device: str) -> ClipEncoder:
     _check_arch(open_clip, spec)
     if not spec.arch.startswith("hf-hub:") and spec.source not in open_clip.list_pretrained_tags_by_model(spec.arch):
         tags = ", ".join(open_clip.list_pretrained_tags_by_model(spec.arch)) or "none"
-        raise HopidError(f"--model {spec.text!r}: unknown pretrained tag {spec.source!r} for {spec.arch} (known: {tags})")
+        raise HopidError(
+            f"--model {spec.text!r}: unknown pretrained tag {spec.source!r} for {spec.arch} (known: {tags})"
+        )
     try:
         if spec.arch.startswith("hf-hub:"):
             model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, device=device)

@@ -13,6 +13,7 @@ import pyarrow as pa
 from hopid.data.dataset import Dataset
 from hopid.data.error_log import ErrorLog
 from hopid.data.parts import PartStore
+from hopid.data.scan import content_hash
 from hopid.data.schema import BOX, read_optional, table_path, write_table
 
 Progress = Callable[[int, int], None]
@@ -28,6 +29,7 @@ OCR_PART_SCHEMA = pa.schema(
         ("texts", pa.list_(pa.string())),
         ("confidences", pa.list_(pa.float32())),
         ("boxes", pa.list_(BOX)),
+        ("error", pa.string()),  # why the image could not be read; such images count as done until they change
     ]
 )
 
@@ -40,12 +42,13 @@ def run_ocr_parts(
     items: Sequence[tuple[str, Path]],
     store: PartStore,
     engine: str,
-    errors: ErrorLog,
     *,
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """OCR every ``(key, path)`` not yet in ``store``; returns how many were read now."""
+    """OCR every ``(key, path)`` not yet in ``store``; returns how many were read now.
+
+    Failures are stored too (with their reason), so an unchanged broken file is not retried."""
     from hopid.ocr.pool import ocr_paths
 
     done = store.done()
@@ -56,21 +59,19 @@ def run_ocr_parts(
     last_flush = time.monotonic()
     finished = 0
     for result in ocr_paths([path for _, path in todo], engine, workers):
-        key, path = todo[result.index]
+        key, _ = todo[result.index]
         finished += 1
-        if result.error:
-            errors.add(str(path), result.error)
-        else:
-            pending.append(
-                {
-                    "key": key,
-                    "width": result.width,
-                    "height": result.height,
-                    "texts": [w.text for w in result.words],
-                    "confidences": [float(w.confidence) for w in result.words],
-                    "boxes": [list(map(float, w.box)) for w in result.words],
-                }
-            )
+        pending.append(
+            {
+                "key": key,
+                "width": result.width,
+                "height": result.height,
+                "texts": [w.text for w in result.words],
+                "confidences": [float(w.confidence) for w in result.words],
+                "boxes": [list(map(float, w.box)) for w in result.words],
+                "error": result.error,
+            }
+        )
         if len(pending) >= FLUSH_ITEMS or time.monotonic() - last_flush > FLUSH_SECONDS:
             store.append(pending)
             pending, last_flush = [], time.monotonic()
@@ -80,10 +81,17 @@ def run_ocr_parts(
     return finished
 
 
+def failures(parts: pa.Table) -> dict[str, str]:
+    """Key -> reason of every image the engine could not read."""
+    return {row["key"]: row["error"] for row in parts.select(["key", "error"]).to_pylist() if row["error"]}
+
+
 def parts_to_ocr_table(parts: pa.Table, image_id_of: dict[str, list[str]], engine: str) -> pl.DataFrame:
     """Explode per-image part rows into one OCR row per word; a key may serve several image ids."""
     rows: dict[str, list] = {name: [] for name in ("image_id", "token_index", "text", "confidence", "box", "engine")}
     for part in parts.to_pylist():
+        if part["error"]:
+            continue
         for image_id in image_id_of.get(part["key"], []):
             for i, (text, confidence, box) in enumerate(
                 zip(part["texts"], part["confidences"], part["boxes"], strict=True)
@@ -119,15 +127,30 @@ class OcrSummary:
 def ocr_dataset(
     dataset: Dataset, engine: str, *, workers: int | None = None, progress: Progress | None = None
 ) -> OcrSummary:
-    """OCR every image of ``dataset`` with ``engine`` into ``ocr.parquet`` (rows of other engines stay)."""
+    """OCR every image of ``dataset`` with ``engine`` into ``ocr.parquet`` (rows of other engines stay).
+
+    Results are cached by content hash in ``DATASET/.hopid-cache``, so identical files are read once
+    and ``hopid index`` can share the cache."""
     store = ocr_store(dataset.root / CACHE_DIR, engine)
     errors = ErrorLog(f"ocr:{engine}")
-    image_ids = dataset.images["image_id"].to_list()
-    items = [(image_id, dataset.image_path(p)) for image_id, p in zip(image_ids, dataset.images["path"], strict=True)]
-    read_now = run_ocr_parts(items, store, engine, errors, workers=workers, progress=progress)
-    words = parts_to_ocr_table(store.compact(set(image_ids)), {i: [i] for i in image_ids}, engine)
+    ids_of_hash: dict[str, list[str]] = {}
+    path_of_hash: dict[str, Path] = {}
+    for image_id, relative in zip(dataset.images["image_id"], dataset.images["path"], strict=True):
+        path = dataset.image_path(relative)
+        try:
+            sha = content_hash(path)
+        except OSError as exc:
+            errors.add(str(path), f"cannot read file: {exc.strerror or exc}")
+            continue
+        ids_of_hash.setdefault(sha, []).append(image_id)
+        path_of_hash.setdefault(sha, path)
+    read_now = run_ocr_parts(list(path_of_hash.items()), store, engine, workers=workers, progress=progress)
+    parts = store.compact(set(path_of_hash))
+    for sha, reason in failures(parts).items():
+        errors.add(str(path_of_hash[sha]), reason)
+    words = parts_to_ocr_table(parts, ids_of_hash, engine)
     path = table_path(dataset.root, "ocr")
     others = read_optional(path, "ocr").filter(pl.col("engine") != engine)
     write_table(pl.concat([others.select(words.columns), words]), path, "ocr")
     errors.save(dataset.root)
-    return OcrSummary(engine, len(image_ids), read_now, words.height, len(errors))
+    return OcrSummary(engine, dataset.images.height, read_now, words.height, len(errors))

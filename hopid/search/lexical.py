@@ -66,7 +66,9 @@ def query_terms(text: str, entity_spans: Sequence[tuple[int, int]] = ()) -> list
 class LexicalIndex:
     """OCR words of a gallery of images, ready for fuzzy lookup of query words."""
 
-    def __init__(self, n_images: int, token_rows: Sequence[int], token_texts: Sequence[str], token_order: Sequence[int]):
+    def __init__(
+        self, n_images: int, token_rows: Sequence[int], token_texts: Sequence[str], token_order: Sequence[int]
+    ):
         """``token_rows[i]`` is the gallery row of OCR word ``token_texts[i]``; ``token_order`` its reading order."""
         self.n_images = n_images
         keys = [fold(text) for text in token_texts]
@@ -86,7 +88,9 @@ class LexicalIndex:
         self.vocab_thresholds = np.asarray([min_similarity(key) for key in vocabulary], dtype=np.float32)
 
     @classmethod
-    def from_ocr(cls, image_ids: Sequence[str], ocr_image_ids: Sequence[str], texts: Sequence[str], order: Sequence[int]):
+    def from_ocr(
+        cls, image_ids: Sequence[str], ocr_image_ids: Sequence[str], texts: Sequence[str], order: Sequence[int]
+    ):
         """Build from OCR rows; OCR of images outside ``image_ids`` is ignored."""
         row_of = {image_id: row for row, image_id in enumerate(image_ids)}
         keep = [i for i, image_id in enumerate(ocr_image_ids) if image_id in row_of]
@@ -108,8 +112,12 @@ class LexicalIndex:
         if not joined and len(key) >= PART_MIN_LENGTH:
             longer = np.flatnonzero(self.vocab_lengths > len(key))
             if len(longer):
-                parts = process.cdist([key], [self.vocabulary[i] for i in longer], scorer=fuzz.partial_ratio,
-                                      dtype=np.float32)[0] / 100.0
+                parts = (
+                    process.cdist(
+                        [key], [self.vocabulary[i] for i in longer], scorer=fuzz.partial_ratio, dtype=np.float32
+                    )[0]
+                    / 100.0
+                )
                 found = np.where(parts >= PART_SIMILARITY, np.float32(PART_SIMILARITY), np.float32(0.0))
                 sims[longer] = np.maximum(sims[longer], found)
         return sims

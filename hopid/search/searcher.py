@@ -53,7 +53,7 @@ def find_index_dir(index: str | Path | None) -> Path:
 def check_query(text: str) -> str:
     text = text.strip()
     if not text:
-        raise HopidError("the query is empty; type some words, e.g. hopid query \"red Coca-Cola truck\"")
+        raise HopidError('the query is empty; type some words, e.g. hopid query "red Coca-Cola truck"')
     if len(text) > MAX_QUERY_CHARS:
         raise HopidError(f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
     return text
@@ -84,7 +84,9 @@ class Searcher:
         items = read_table(table_path(self.index_dir, "items"), "items")
         self.paths = items["path"].to_list()
         if self.faiss_index.ntotal != len(self.paths):
-            raise HopidError(f"{self.index_dir}: index and items table disagree; rebuild with `hopid index {self.root}`")
+            raise HopidError(
+                f"{self.index_dir}: index and items table disagree; rebuild with `hopid index {self.root}`"
+            )
         self.ocr = read_table(table_path(self.index_dir, "ocr"), "ocr")
         self.lexical = LexicalIndex.from_ocr(
             self.paths, self.ocr["image_id"].to_list(), self.ocr["text"].to_list(), self.ocr["token_index"].to_list()

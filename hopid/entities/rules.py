@@ -1,0 +1,74 @@
+"""The rule fallback used without a trained tagger: word shapes that suggest written text.
+
+Marked: quoted strings, capitalised words not at a sentence start, ALL-CAPS words,
+numbers and alphanumerics ("7", "A4", "24h"), and words with internal capitals
+("HarbourFront", "iPhone"). Stop-words are never marked alone. Marked words separated
+by nothing but spaces or hyphens merge into one entity.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hopid.entities.text import STOPWORDS, Word, words
+from hopid.entities.types import Entity
+
+SOURCE = "rules"
+QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|‘([^’]+)’|(?<![\w'])'([^']+)'(?!\w)")
+SENTENCE_END = ".!?"
+QUOTED_SCORE = 0.9
+SHAPE_SCORE = 0.8
+CAPITAL_SCORE = 0.6
+
+
+def at_sentence_start(text: str, word: Word) -> bool:
+    """True when only opening punctuation stands between ``word`` and a sentence start."""
+    before = text[: word.start].rstrip().rstrip("\"'“‘([")
+    return not before or before[-1] in SENTENCE_END
+
+
+def shape_score(text: str, word: Word) -> float:
+    """How much the word's shape suggests written text (0: not at all)."""
+    letters = [ch for ch in word.text if ch.isalpha()]
+    if any(ch.isdigit() for ch in word.text):
+        return SHAPE_SCORE
+    if len(letters) >= 2 and all(ch.isupper() for ch in letters):
+        return SHAPE_SCORE
+    if any(ch.isupper() for ch in letters[1:]):
+        return SHAPE_SCORE
+    if letters and letters[0].isupper() and not at_sentence_start(text, word):
+        return CAPITAL_SCORE
+    return 0.0
+
+
+def quoted_entities(text: str) -> list[Entity]:
+    """Quoted strings that hold at least one non-stop-word."""
+    found = []
+    for match in QUOTED.finditer(text):
+        group = next(g for g in range(1, 5) if match.group(g) is not None)
+        start, end = match.span(group)
+        inner = text[start:end]
+        stripped = inner.strip()
+        start += len(inner) - len(inner.lstrip())
+        if any(w.key not in STOPWORDS for w in words(stripped)):
+            found.append(Entity(stripped, start, start + len(stripped), QUOTED_SCORE, SOURCE))
+    return found
+
+
+def rule_entities(text: str) -> list[Entity]:
+    """Entities of ``text`` by quoting and word shape, in text order."""
+    quoted = quoted_entities(text)
+    found: list[Entity] = []
+    for word in words(text):
+        if word.key in STOPWORDS or any(q.start <= word.start < q.end for q in quoted):
+            continue
+        score = shape_score(text, word)
+        if not score:
+            continue
+        previous = found[-1] if found else None
+        if previous and not text[previous.end : word.start].strip(" -"):
+            start = previous.start
+            found[-1] = Entity(text[start : word.end], start, word.end, max(previous.score, score), SOURCE)
+        else:
+            found.append(Entity(word.text, word.start, word.end, score, SOURCE))
+    return sorted(quoted + found, key=lambda e: e.start)
