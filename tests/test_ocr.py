@@ -78,7 +78,7 @@ def test_split_line_interpolates_word_quads() -> None:
     words = split_line("ab  cdef", quad, 0.9, width=400, height=100)
     assert [w.text for w in words] == ["ab", "cdef"]
     first, second = words
-    assert first.box == pytest.approx((0.0, 0.1, 0.125, 0.15, 0.125, 0.475, 0.0, 0.4))
+    assert first.box == pytest.approx((0.0, 0.1, 0.125, 0.15, 0.125, 0.45, 0.0, 0.4))
     assert second.box == pytest.approx((0.25, 0.2, 0.5, 0.3, 0.5, 0.6, 0.25, 0.5))
     assert first.bounds[2] <= second.bounds[0]
     for word in words:

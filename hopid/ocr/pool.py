@@ -82,7 +82,8 @@ def ocr_paths(paths: Sequence[Path], engine: str, workers: int | None = None) ->
 
     ``workers=None`` uses every available core; ``workers=1`` runs in this process. Otherwise
     a "spawn" process pool runs one single-threaded engine per worker. Unreadable images and
-    engine failures give an OcrResult with ``error`` set; a missing engine raises HopidError.
+    engine failures give an OcrResult with ``error`` set; a missing engine raises HopidError
+    (at once when the package or binary is absent, else when the engine fails to load).
     """
     problem = engine_problem(engine)
     if problem:
@@ -90,15 +91,18 @@ def ocr_paths(paths: Sequence[Path], engine: str, workers: int | None = None) ->
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise HopidError(f"workers must be at least 1, got {workers}")
+    workers = min(workers, len(paths))
+    if workers <= 1:
+        return _in_process(paths, engine)
+    return _pooled(list(enumerate(paths)), engine, workers)
+
+
+def _in_process(paths: Sequence[Path], engine: str) -> Iterator[OcrResult]:
     if not paths:
         return
-    workers = min(workers, len(paths))
-    if workers == 1:
-        reader = create_engine(engine)
-        for index, path in enumerate(paths):
-            yield ocr_one(reader, index, path)
-        return
-    yield from _pooled(list(enumerate(paths)), engine, workers)
+    reader = create_engine(engine)
+    for index, path in enumerate(paths):
+        yield ocr_one(reader, index, path)
 
 
 def _pooled(todo: list[tuple[int, Path]], engine: str, workers: int) -> Iterator[OcrResult]:

@@ -43,6 +43,15 @@ def create_engine(name: str, threads: int | None = None) -> OcrEngine:
     problem = engine_problem(name)
     if problem:
         raise HopidError(problem)
+    try:
+        return _build(name, threads)
+    except ImportError as exc:
+        raise HopidError(f"OCR engine {name!r} cannot import {exc.name or exc}: reinstall it (docs/ocr.md)") from exc
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise HopidError(f"OCR engine {name!r} failed to load its models ({exc}): reinstall it (docs/ocr.md)") from exc
+
+
+def _build(name: str, threads: int | None) -> OcrEngine:
     if name == "rapidocr":
         from hopid.ocr.rapid import RapidOcrEngine
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_ALPHA = 1.0
+DEFAULT_ALPHA = 0.5
 
 
 def fuse(dense: np.ndarray, text: np.ndarray, alpha: float = DEFAULT_ALPHA) -> np.ndarray:

@@ -103,6 +103,7 @@ def _objects(groups: int, rng: random.Random) -> list[str]:
 
 
 def _main_text(layout: Layout, scene: Scene, k: float, used: set[str], rng: random.Random) -> tuple[str, str, TextFit]:
+    """A fresh (dataset-unique when possible) word of a kind suited to the object, and how it fits."""
     weights = KIND_WEIGHTS[scene.obj]
     kinds = [kind for kind in WORD_KINDS if weights[kind] > 0]
     for attempt in range(200):
@@ -114,25 +115,34 @@ def _main_text(layout: Layout, scene: Scene, k: float, used: set[str], rng: rand
         if fit is not None:
             used.add(text.lower())
             return text, kind, fit
-    raise HopidError(f"synthetic: no word fits a {scene.obj} at this image size; use a larger --size")
+    raise HopidError(f"synthetic: no word fits a {scene.obj} at this image size; use a larger image size")
 
 
 def _plate_text(layout: Layout, k: float, rng: random.Random) -> tuple[str, TextFit]:
+    """A distractor code that fits the scene's plate."""
     assert layout.plate is not None
     for _ in range(200):
         code = make_code(rng)
         fit = fit_text(code, layout.plate, min(14.0 * k, PLATE_FONT * k), PLATE_FONT * k)
         if fit is not None:
             return code, fit
-    raise HopidError("synthetic: no distractor code fits its plate at this image size; use a larger --size")
+    raise HopidError("synthetic: no distractor code fits its plate at this image size; use a larger image size")
 
 
 def _ocr_rows(image_id: str, words: list[Word], size: int) -> list[dict]:
     rows = []
     for index, word in enumerate(words):
         box = [min(1.0, max(0.0, v / size)) for v in word.quad]
-        rows.append({"image_id": image_id, "token_index": index, "text": word.text, "confidence": 1.0,
-                     "box": box, "engine": ENGINE})
+        rows.append(
+            {
+                "image_id": image_id,
+                "token_index": index,
+                "text": word.text,
+                "confidence": 1.0,
+                "box": box,
+                "engine": ENGINE,
+            }
+        )
     return rows
 
 
@@ -185,16 +195,32 @@ def generate(
             if g not in no_text:
                 text, kind, fit = _main_text(layout, scene, k, used, rng)
                 words += draw_words(image, layout.panel, fit, ink)
-            if layout.plate is not None:
+            if layout.plate is not None and g not in no_text:
                 _, plate_fit = _plate_text(layout, k, rng)
                 words += draw_words(image, layout.plate, plate_fit, PLATE_INK)
             rel = f"images/{image_id}.png"
             image.save(out / rel, format="PNG")
-            image_rows.append({"image_id": image_id, "path": rel, "split": splits[g], "width": size,
-                               "height": size, "object_id": object_id})
+            image_rows.append(
+                {
+                    "image_id": image_id,
+                    "path": rel,
+                    "split": splits[g],
+                    "width": size,
+                    "height": size,
+                    "object_id": object_id,
+                }
+            )
             texts = make_captions(scene.obj, scene.color, scene.bg_color, text, kind, rng, captions_per_image)
-            caption_rows += [{"caption_id": f"{image_id}-c{i}", "image_id": image_id, "text": t,
-                              "split": splits[g], "explanation": None} for i, t in enumerate(texts)]
+            caption_rows += [
+                {
+                    "caption_id": f"{image_id}-c{i}",
+                    "image_id": image_id,
+                    "text": t,
+                    "split": splits[g],
+                    "explanation": None,
+                }
+                for i, t in enumerate(texts)
+            ]
             ocr_rows += _ocr_rows(image_id, words, size)
             index += 1
             if progress is not None:

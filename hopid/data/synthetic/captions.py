@@ -83,7 +83,9 @@ def make_captions(
         tries += 1
         plain = text is None or rng.random() < no_text_rate
         pool = plain_pool if plain else text_pool
-        template = pool.pop(rng.randrange(len(pool))) if pool else rng.choice(PLAIN_TEMPLATES if plain else TEXT_TEMPLATES)
+        template = (
+            pool.pop(rng.randrange(len(pool))) if pool else rng.choice(PLAIN_TEMPLATES if plain else TEXT_TEMPLATES)
+        )
         noun = rng.choice(OBJECT_NOUNS[obj])
         shown = _render_text(text, rng) if text is not None else ""
         a_color = article(color)

@@ -108,7 +108,7 @@ def contrast(a: RGB, b: RGB) -> float:
 
 
 def distance(a: RGB, b: RGB) -> float:
-    return sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+    return sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5
 
 
 def text_color_for(panel: RGB, pick: int) -> RGB:
@@ -144,18 +144,33 @@ class Painter:
     def w(self, width: float) -> int:
         return max(1, round(width * self.scene.scale * self.k))
 
-    def rect(self, x0: float, y0: float, x1: float, y1: float, fill: RGB, outline: RGB | None = None,
-             width: float = 2, radius: float = 0) -> Rect:
+    def rect(
+        self,
+        x0: float,
+        y0: float,
+        x1: float,
+        y1: float,
+        fill: RGB,
+        outline: RGB | None = None,
+        width: float = 2,
+        radius: float = 0,
+    ) -> Rect:
         r = self.box(x0, y0, x1, y1)
-        self.draw.rounded_rectangle(r, radius=radius * self.scene.scale * self.k, fill=fill, outline=outline,
-                                    width=self.w(width) if outline else 0)
+        self.draw.rounded_rectangle(
+            r,
+            radius=radius * self.scene.scale * self.k,
+            fill=fill,
+            outline=outline,
+            width=self.w(width) if outline else 0,
+        )
         return r
 
     def poly(self, points: Sequence[tuple[float, float]], fill: RGB, outline: RGB | None = None) -> None:
         self.draw.polygon([self.pt(x, y) for x, y in points], fill=fill, outline=outline)
 
-    def ellipse(self, x0: float, y0: float, x1: float, y1: float, fill: RGB | None, outline: RGB | None = None,
-                width: float = 2) -> None:
+    def ellipse(
+        self, x0: float, y0: float, x1: float, y1: float, fill: RGB | None, outline: RGB | None = None, width: float = 2
+    ) -> None:
         self.draw.ellipse(self.box(x0, y0, x1, y1), fill=fill, outline=outline, width=self.w(width))
 
     def circle(self, x: float, y: float, r: float, fill: RGB, outline: RGB | None = None) -> None:
@@ -217,8 +232,20 @@ def _bottle(p: Painter, c: RGB, scene: Scene) -> Layout:
 
 
 def _tshirt(p: Painter, c: RGB, scene: Scene) -> Layout:
-    points = [(68, 44), (104, 28), (152, 28), (188, 44), (236, 96), (204, 124), (190, 108), (190, 238),
-              (66, 238), (66, 108), (52, 124), (20, 96)]
+    points = [
+        (68, 44),
+        (104, 28),
+        (152, 28),
+        (188, 44),
+        (236, 96),
+        (204, 124),
+        (190, 108),
+        (190, 238),
+        (66, 238),
+        (66, 108),
+        (52, 124),
+        (20, 96),
+    ]
     p.poly(points, c, shade(c, 0.6))
     p.ellipse(106, 20, 150, 44, shade(c, 0.7))
     return Layout(p.box(70, 108, 186, 198), c, p.box(74, 56, 136, 86))
@@ -303,7 +330,7 @@ def _background(image: Image.Image, scene: Scene) -> None:
     elif scene.background == "gradient":
         for y in range(size):
             t = y / max(1, size - 1)
-            draw.line([(0, y), (size, y)], fill=tuple(round(x + (z - x) * t) for x, z in zip(a, b)))
+            draw.line([(0, y), (size, y)], fill=tuple(round(x + (z - x) * t) for x, z in zip(a, b, strict=True)))
     elif scene.background == "street":
         draw.rectangle((0, int(size * 0.72), size, size), fill=(96, 96, 100))
         draw.rectangle((0, int(size * 0.72), size, int(size * 0.74)), fill=(150, 150, 150))
@@ -317,8 +344,9 @@ def render_base(scene: Scene, size: int) -> tuple[Image.Image, Layout]:
     layout = OBJECTS[scene.obj](Painter(draw, size, scene), COLORS[scene.color], scene)
     if scene.plate and layout.plate is not None:
         fill = (252, 252, 246) if luminance(layout.panel_color) < 0.5 else (250, 222, 60)
-        draw.rounded_rectangle(layout.plate, radius=size / 128, fill=fill, outline=(40, 40, 44),
-                               width=max(1, size // 256))
+        draw.rounded_rectangle(
+            layout.plate, radius=size / 128, fill=fill, outline=(40, 40, 44), width=max(1, size // 256)
+        )
     else:
         layout = Layout(layout.panel, layout.panel_color, None)
     return image, layout
@@ -330,8 +358,15 @@ class TextFit:
     size: int
 
 
+WORD_GAP = 1.2  # inter-word gap in em: wide, so OCR engines see (and output) the space between words
+
+
+def _gap(f: ImageFont.FreeTypeFont) -> float:
+    return max(f.getlength(" "), WORD_GAP * f.size)
+
+
 def _line_width(f: ImageFont.FreeTypeFont, words: Sequence[str]) -> float:
-    return sum(f.getlength(w) for w in words) + f.getlength(" ") * (len(words) - 1)
+    return sum(f.getlength(w) for w in words) + _gap(f) * (len(words) - 1)
 
 
 def fit_text(text: str, rect: Rect, min_size: float, max_size: float) -> TextFit | None:
@@ -364,7 +399,7 @@ def draw_words(image: Image.Image, rect: Rect, fit: TextFit, fill: RGB) -> list[
     block = len(fit.lines) * (ascent + descent) + (len(fit.lines) - 1) * gap
     top = (rect[1] + rect[3]) / 2 - block / 2
     words: list[Word] = []
-    space = f.getlength(" ")
+    space = _gap(f)
     for i, line in enumerate(fit.lines):
         baseline = round(top + i * (ascent + descent + gap) + ascent)
         x = round((rect[0] + rect[2]) / 2 - _line_width(f, line) / 2)
