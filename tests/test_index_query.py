@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from hopid.data.schema import read_table
 from hopid.errors import HopidError
 from hopid.index.build import build_index
+from hopid.search.fusion import DEFAULT_ALPHA
 from hopid.search.searcher import Searcher
 from hopid_cli.app import app
 
@@ -57,7 +58,7 @@ def test_index_then_query_incrementally(photos, tiny_encoder):
     ]:
         hits = searcher.search(query, k=2)
         assert hits[0].path.endswith(expected), (query, hits)
-        assert hits[0].text > 0 and hits[0].score == pytest.approx(hits[0].dense + hits[0].text)
+        assert hits[0].text > 0 and hits[0].score == pytest.approx(hits[0].dense + DEFAULT_ALPHA * hits[0].text)
     assert all(h.text == 0 for h in searcher.search("zorbex", k=4, dense_only=True))
 
     # nothing changed: nothing is read again
