@@ -107,6 +107,16 @@ TABLES: dict[str, TableSpec] = {
         ),
         _spec("errors", [("stage", pa.string()), ("item", pa.string()), ("reason", pa.string())]),
         _spec(
+            "train_log",
+            [
+                ("step", pa.int64()),
+                ("epoch", pa.int32()),
+                ("kind", pa.string()),
+                ("metric", pa.string()),
+                ("value", pa.float64()),
+            ],
+        ),
+        _spec(
             "metrics",
             [("metric", pa.string()), ("value", pa.float64()), ("split", pa.string()), ("model", pa.string())],
         ),

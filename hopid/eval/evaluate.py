@@ -70,15 +70,29 @@ def embed_texts(encoder, texts: list[str], progress: Progress | None, batch_size
     return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
 
 
-def text_scores(dataset: Dataset, images: pl.DataFrame, captions: pl.DataFrame, ocr_engine: str | None) -> np.ndarray:
-    """Captions x images scene-text scores."""
-    ocr = dataset.ocr(ocr_engine)
+def scene_text_scores(
+    ocr: pl.DataFrame, image_ids: list[str], texts: list[str], spans: list[list[tuple[int, int]]]
+) -> np.ndarray:
+    """Texts x images lexical scene-text scores, given each text's entity spans."""
     lexical = LexicalIndex.from_ocr(
-        images["image_id"].to_list(), ocr["image_id"].to_list(), ocr["text"].to_list(), ocr["token_index"].to_list()
+        image_ids, ocr["image_id"].to_list(), ocr["text"].to_list(), ocr["token_index"].to_list()
     )
-    spans = caption_entity_spans(dataset, captions)
-    texts = captions["text"].to_list()
     return np.stack([lexical.score(query_terms(text, span)).scores for text, span in zip(texts, spans, strict=True)])
+
+
+def text_scores(
+    dataset: Dataset,
+    images: pl.DataFrame,
+    captions: pl.DataFrame,
+    ocr_engine: str | None,
+    spans: list[list[tuple[int, int]]] | None = None,
+) -> np.ndarray:
+    """Captions x images scene-text scores (entity spans from the dataset unless given)."""
+    if spans is None:
+        spans = caption_entity_spans(dataset, captions)
+    return scene_text_scores(
+        dataset.ocr(ocr_engine), images["image_id"].to_list(), captions["text"].to_list(), spans
+    )
 
 
 def evaluate(

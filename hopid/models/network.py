@@ -1,0 +1,240 @@
+"""The HOPID network on an open_clip backbone, and the CLIP-only baseline (the same class with
+the scene-text parts switched off).
+
+Forward passes are split where caches can cut them: the towers (``image_backbone``,
+``caption_backbone``) may be frozen and precomputed, and the frozen word tower embeds
+OCR words, entity words and prompts once per unique string (:class:`WordBank`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hopid.errors import HopidError
+from hopid.models.heads import EntityDistiller, ImageFusion, OcrEntityEncoder, TextFusion, masked_mean
+from hopid.models.spelling import spelling_sketches
+
+
+@dataclass
+class NetConfig:
+    """What the network is made of; every scene-text part can be switched off on its own.
+
+    ``scene_text: false`` is the CLIP-only baseline: same backbone and heads' linear
+    projections, no OCR, prompts or slots."""
+
+    backbone: str = "tiny"
+    scene_text: bool = True
+    visual_prompt: bool = True
+    prompt_color: tuple[int, int, int] = (255, 0, 0)
+    prompt_width: int = 2
+    ocr_entities: bool = True
+    ocr_geometry: bool = True
+    ocr_appearance: bool = True
+    distill: bool = True
+    slots: int = 4
+    distill_layers: int = 3
+    heads: int = 4
+    local_fusion: bool = True
+    text_prompt: bool = True
+    entity_words: bool = True
+    freeze_image: bool = False
+    freeze_text: bool = False
+    max_ocr_tokens: int = 16
+    max_entities: int = 8
+    spelling_dim: int = 256
+
+    @classmethod
+    def from_dict(cls, values: dict) -> NetConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise HopidError(f"model: unknown key(s) {sorted(unknown)}; valid: {sorted(known)}")
+        values = dict(values)
+        if "prompt_color" in values:
+            values["prompt_color"] = tuple(int(c) for c in values["prompt_color"])
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["prompt_color"] = list(self.prompt_color)
+        return out
+
+    def uses(self, part: str) -> bool:
+        """Whether a scene-text part is on (every part is off in the baseline)."""
+        return self.scene_text and bool(getattr(self, part))
+
+    @property
+    def needs_ocr(self) -> bool:
+        return self.uses("visual_prompt") or self.uses("ocr_entities")
+
+
+def _identity_linear(dim: int) -> nn.Linear:
+    layer = nn.Linear(dim, dim)
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(dim))
+        layer.bias.zero_()
+    return layer
+
+
+class HopidNet(nn.Module):
+    """OCR-aware image encoder and entity-aware text encoder in one joint space."""
+
+    def __init__(self, clip: nn.Module, tokenizer, config: NetConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.clip = clip
+        self.tokenizer = tokenizer
+        clip.visual.output_tokens = True
+        dim = int(clip.text_projection.shape[1])
+        token_width = int(clip.visual.proj.shape[0]) if clip.visual.proj is not None else dim
+        self.dim = dim
+        self.token_width = token_width
+        if config.freeze_image:
+            clip.visual.requires_grad_(False)
+        if config.freeze_text:
+            for name, parameter in clip.named_parameters():
+                if not name.startswith("visual."):
+                    parameter.requires_grad_(False)
+        wants_words = config.uses("ocr_entities") or config.uses("entity_words") or config.uses("text_prompt")
+        self.word_tower = None
+        if wants_words and not config.freeze_text:
+            tower = copy.deepcopy(clip)
+            tower.visual = nn.Identity()
+            self.word_tower = tower.requires_grad_(False)
+        self.image_out = _identity_linear(dim)
+        self.text_out = _identity_linear(dim)
+        self.logit_scale = nn.Parameter(torch.tensor(2.659))  # log(1 / 0.07), for InfoNCE
+        self.word_dim = dim + max(0, config.spelling_dim)
+        shared = config.uses("ocr_entities") or config.uses("entity_words")
+        self.word_proj = (
+            nn.Sequential(nn.LayerNorm(self.word_dim), nn.Linear(self.word_dim, dim), nn.GELU(), nn.Linear(dim, dim))
+            if shared
+            else None
+        )
+        self.ocr_encoder = (
+            OcrEntityEncoder(
+                dim,
+                token_width,
+                geometry=config.ocr_geometry,
+                appearance=config.ocr_appearance,
+            )
+            if config.uses("ocr_entities")
+            else None
+        )
+        self.distiller = (
+            EntityDistiller(dim, config.slots, config.distill_layers, config.heads)
+            if config.uses("ocr_entities") and config.distill
+            else None
+        )
+        self.image_fusion = ImageFusion(
+            dim, token_width, entities=config.uses("ocr_entities"), local=config.uses("local_fusion"), heads=config.heads
+        )
+        self.text_fusion = TextFusion(
+            dim, self.word_dim, prompt=config.uses("text_prompt"), words=config.uses("entity_words")
+        )
+
+    # -- towers -------------------------------------------------------------------------------
+    @property
+    def frozen_text(self) -> nn.Module:
+        """The text tower that embeds words and prompts: a frozen copy, or the tower itself when frozen."""
+        return self.word_tower if self.word_tower is not None else self.clip
+
+    def train(self, mode: bool = True) -> HopidNet:
+        super().train(mode)
+        if self.word_tower is not None:
+            self.word_tower.eval()
+        if self.config.freeze_image:
+            self.clip.visual.eval()
+        return self
+
+    def image_backbone(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(G [B, dim], patch tokens [B, P, width])``."""
+        pooled, tokens = self.clip.visual(pixels)
+        if tokens.shape[1] > 0 and int(round(tokens.shape[1] ** 0.5)) ** 2 != tokens.shape[1]:
+            tokens = tokens[:, 1:]  # a class token left in
+        return pooled, tokens
+
+    def caption_backbone(self, token_ids: torch.Tensor) -> torch.Tensor:
+        return self.clip.encode_text(token_ids)
+
+    @torch.no_grad()
+    def embed_strings(self, strings: Sequence[str], batch_size: int = 512) -> torch.Tensor:
+        """Frozen text-tower embeddings of words or prompts with their spelling sketch,
+        ``[len(strings), word_dim]``."""
+        tower = self.frozen_text
+        device = next(tower.parameters()).device
+        parts = [torch.zeros(0, self.dim, device=device)]
+        for start in range(0, len(strings), batch_size):
+            ids = self.tokenizer(list(strings[start : start + batch_size])).to(device)
+            parts.append(F.normalize(tower.encode_text(ids).float(), dim=-1))
+        sketches = spelling_sketches(list(strings), self.word_dim - self.dim).to(device)
+        return torch.cat([torch.cat(parts), sketches], dim=1)
+
+    # -- heads --------------------------------------------------------------------------------
+    def image_head(
+        self,
+        global_feature: torch.Tensor,
+        patch_tokens: torch.Tensor,
+        ocr_words: torch.Tensor | None = None,
+        ocr_boxes: torch.Tensor | None = None,
+        ocr_confidence: torch.Tensor | None = None,
+        ocr_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """V (L2-normalised) from the tower outputs and the OCR tokens (word embeddings, boxes,
+        confidences, mask); the OCR arguments are ignored by the baseline."""
+        distilled = None
+        if self.ocr_encoder is not None and ocr_words is not None:
+            entities = self.ocr_encoder(self.word_proj(ocr_words), ocr_boxes, ocr_confidence, ocr_mask, patch_tokens)
+            if self.distiller is not None:
+                distilled = self.distiller(entities, ocr_mask)
+            else:
+                distilled = masked_mean(entities, ocr_mask)
+        fused = self.image_fusion(global_feature, distilled, patch_tokens if self.config.uses("local_fusion") else None)
+        return F.normalize(self.image_out(fused), dim=-1)
+
+    def text_head(
+        self,
+        caption: torch.Tensor,
+        prompt: torch.Tensor | None = None,
+        entity_words: torch.Tensor | None = None,
+        entity_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """T (L2-normalised) from the caption feature, the prompt embedding and the entity words."""
+        words = self.word_proj(entity_words) if entity_words is not None and self.word_proj is not None else None
+        fused = self.text_fusion(caption, prompt, words, entity_mask)
+        return F.normalize(self.text_out(fused), dim=-1)
+
+    def trainable_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+
+
+class WordBank:
+    """Frozen text-tower embeddings per unique string, computed once and looked up by row."""
+
+    def __init__(self, net: HopidNet) -> None:
+        self.net = net
+        self.rows: dict[str, int] = {"": 0}
+        device = next(net.parameters()).device
+        self.vectors = torch.zeros(1, net.word_dim, device=device)
+
+    def add(self, strings: Sequence[str]) -> None:
+        missing = list(dict.fromkeys(s for s in strings if s not in self.rows))
+        if not missing:
+            return
+        vectors = self.net.embed_strings(missing).to(self.vectors.device)
+        for s in missing:
+            self.rows[s] = len(self.rows)
+        self.vectors = torch.cat([self.vectors, vectors])
+
+    def ids(self, strings: Sequence[str]) -> list[int]:
+        self.add(strings)
+        return [self.rows[s] for s in strings]
+
+    def lookup(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.vectors[ids.to(self.vectors.device)]

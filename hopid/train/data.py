@@ -1,0 +1,167 @@
+"""Training and validation data: one split's images (pixels or cached tower features), OCR
+tokens, captions and inferred entity words, in memory, batched by caption index."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from hopid.data.dataset import Dataset
+from hopid.data.error_log import ErrorLog
+from hopid.data.images import ImageLoadError, load_rgb
+from hopid.entities.prompt import prompt_words
+from hopid.errors import HopidError
+from hopid.models.inputs import OcrToken, keep_tokens, prompted_image
+from hopid.models.network import HopidNet
+from hopid.train.ocr_noise import NoiseConfig, add_noise, noisy_strings
+
+Progress = Callable[[str, int, int], None]
+
+
+def tokens_by_image(ocr: pl.DataFrame) -> dict[str, list[OcrToken]]:
+    """OCR rows grouped per image, in token order."""
+    out: dict[str, list[OcrToken]] = {}
+    if ocr.is_empty():
+        return out
+    for image_id, text, box, confidence in (
+        ocr.sort("image_id", "token_index").select("image_id", "text", "box", "confidence").iter_rows()
+    ):
+        out.setdefault(image_id, []).append(OcrToken(text, tuple(float(v) for v in box), float(confidence)))
+    return out
+
+
+def sample_rng(seed: int, epoch: int, index: int) -> random.Random:
+    """The noise RNG of one sample: the same on every rank and after a resume."""
+    return random.Random(f"{seed}:{epoch}:{index}")
+
+
+@dataclass
+class SplitData:
+    """Everything one split needs to be trained on or evaluated, row-aligned."""
+
+    name: str
+    image_ids: list[str]
+    tokens: list[list[OcrToken]]
+    caption_ids: list[str]
+    caption_texts: list[str]
+    caption_image: np.ndarray
+    entity_words: list[list[str]]
+    caption_token_ids: torch.Tensor
+    image_groups: list[str | None] | None = None  # object_id per image, when the dataset has them
+    pixels: torch.Tensor | None = None  # [images, 3, H, W] float16, when the image tower trains
+    image_features: tuple[torch.Tensor, torch.Tensor] | None = None  # (G, patch tokens), frozen tower
+    caption_features: torch.Tensor | None = None  # frozen text tower
+
+    @property
+    def strings(self) -> list[str]:
+        """Every word and entity word the network will look up (without noise variants)."""
+        return [t.text for tokens in self.tokens for t in tokens] + [w for ws in self.entity_words for w in ws]
+
+    def noisy_tokens(self, image_row: int, noise: NoiseConfig, rng: random.Random, seed: int) -> list[OcrToken]:
+        tokens = self.tokens[image_row]
+        return add_noise(tokens, noise, rng, seed) if noise.active else tokens
+
+    def all_noise_strings(self, noise: NoiseConfig, seed: int) -> list[str]:
+        return [s for tokens in self.tokens for s in noisy_strings(tokens, noise, seed)] if noise.active else []
+
+
+def load_split(
+    dataset: Dataset,
+    split: str,
+    net: HopidNet,
+    preprocess,
+    entity_words: Callable[[list[str]], list[list[str]]],
+    *,
+    ocr: pl.DataFrame,
+    errors: ErrorLog,
+    need_pixels: bool,
+    progress: Progress | None = None,
+) -> SplitData:
+    """Read one split: unreadable images are recorded in ``errors`` and left out with their captions."""
+    images, captions = dataset.split(split)
+    found = tokens_by_image(ocr)
+    limit = net.config.max_ocr_tokens
+    image_ids, tokens, pixels = [], [], []
+    paths = images["path"].to_list()
+    for row, image_id in enumerate(images["image_id"].to_list()):
+        kept = keep_tokens(found.get(image_id, []), limit)
+        if need_pixels:
+            try:
+                image = load_rgb(dataset.image_path(paths[row]))
+            except ImageLoadError as exc:
+                errors.add(paths[row], str(exc))
+                continue
+            pixels.append(preprocess(prompted_image(image, kept, net.config)).half())
+        image_ids.append(image_id)
+        tokens.append(kept)
+        if progress:
+            progress(f"load {split}", row + 1, images.height)
+    row_of = {image_id: row for row, image_id in enumerate(image_ids)}
+    groups_of = dict(zip(images["image_id"].to_list(), images["object_id"].to_list(), strict=True))
+    captions = captions.filter(pl.col("image_id").is_in(list(row_of)))
+    if captions.is_empty():
+        raise HopidError(f"{dataset.root}: split {split!r} has no captions of readable images")
+    texts = captions["text"].to_list()
+    return SplitData(
+        name=split,
+        image_ids=image_ids,
+        tokens=tokens,
+        caption_ids=captions["caption_id"].to_list(),
+        caption_texts=texts,
+        caption_image=np.asarray([row_of[i] for i in captions["image_id"].to_list()], dtype=np.int64),
+        entity_words=[w[: net.config.max_entities] for w in entity_words(texts)],
+        caption_token_ids=net.tokenizer(texts),
+        image_groups=[groups_of.get(i) for i in image_ids],
+        pixels=torch.stack(pixels) if pixels else None,
+    )
+
+
+def tagger_words(tagger) -> Callable[[list[str]], list[list[str]]]:
+    """The entity words of each text, as the HOPID prompt takes them."""
+    from hopid.entities.infer import infer_texts
+
+    return lambda texts: [prompt_words(found) for found in infer_texts(texts, tagger)]
+
+
+def fingerprint(*parts: object) -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    for part in parts:
+        digest.update(repr(part).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def dataset_fingerprint(root: Path) -> str:
+    """A hash of the dataset's tables (not the image bytes): what the run was trained on."""
+    digest = hashlib.blake2b(digest_size=12)
+    for name in ("images", "captions", "ocr"):
+        path = root / f"{name}.parquet"
+        if path.is_file():
+            digest.update(name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def epoch_order(data: SplitData, seed: int, epoch: int, group_batches: bool) -> list[int]:
+    """The caption order of one epoch: a seeded shuffle; with ``group_batches`` the captions of
+    one object_id follow each other (groups in shuffled order), so a batch holds the look-alike
+    images that only their scene text tells apart, as hard negatives."""
+    generator = torch.Generator().manual_seed(seed * 7919 + epoch)
+    order = torch.randperm(len(data.caption_ids), generator=generator).tolist()
+    groups = data.image_groups
+    if not group_batches or not groups or any(g is None for g in groups):
+        return order
+    names = sorted(set(groups))
+    rank = dict(zip(names, torch.randperm(len(names), generator=generator).tolist(), strict=True))
+    return sorted(order, key=lambda c: rank[groups[int(data.caption_image[c])]])
+
+
+def chunks(indices: Sequence[int], size: int) -> list[list[int]]:
+    return [list(indices[i : i + size]) for i in range(0, len(indices), size)]

@@ -1,0 +1,84 @@
+"""Data parallel training over torchrun (gloo on CPU, nccl on GPU).
+
+Every rank embeds its share of the global batch; features are gathered so the losses see
+the whole global batch as negatives, with gradients flowing into the local share (as
+open_clip's gather-with-grad). Each rank computes the loss over the global batch and the
+gradients are summed across ranks, which gives exactly the gradient of one process with the
+global batch; parameters used outside the features (the InfoNCE temperature) go through
+:func:`global_param` so they are not counted once per rank.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+
+def init_world(device: str) -> World:
+    """The torchrun world from its environment variables (a single process without them)."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return World()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def barrier(world: World) -> None:
+    if world.distributed:
+        dist.barrier()
+
+
+def gather_with_grad(local: torch.Tensor, world: World) -> torch.Tensor:
+    """All ranks' rows in rank order; only this rank's rows carry gradient."""
+    if not world.distributed:
+        return local
+    parts = [torch.zeros_like(local) for _ in range(world.size)]
+    dist.all_gather(parts, local.detach().contiguous())
+    parts[world.rank] = local
+    return torch.cat(parts)
+
+
+def global_param(value: torch.Tensor, world: World) -> torch.Tensor:
+    """The same value, with its gradient divided by the number of ranks."""
+    if not world.distributed:
+        return value
+    return value / world.size + value.detach() * (1 - 1 / world.size)
+
+
+def sum_gradients(parameters: list[torch.nn.Parameter], world: World) -> None:
+    """Sum gradients over ranks in one flat buffer."""
+    if not world.distributed:
+        return
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def shutdown(world: World) -> None:
+    if world.distributed and dist.is_initialized():
+        dist.destroy_process_group()

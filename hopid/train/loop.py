@@ -1,0 +1,550 @@
+"""``hopid train``: data, tagger, network, the epoch loop, checkpoints, validation, the run directory.
+
+A run directory holds everything serving needs (see docs/model.md): ``config.yaml`` (the
+resolved recipe), ``model.safetensors`` (the best weights), ``run.json`` (what serving
+reads: fusion.alpha, dimensions), ``tagger/``, ``query.safetensors`` (the text side alone),
+``provenance.json``, ``train_log.parquet``, ``metrics.parquet`` and ``checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+
+from hopid import __version__
+from hopid.data.dataset import Dataset
+from hopid.data.error_log import ErrorLog
+from hopid.data.schema import atomic_write_bytes, table_path, write_table
+from hopid.errors import HopidError
+from hopid.eval.metrics import caption_protocol
+from hopid.models.inputs import entity_batch, image_vectors, ocr_batch, text_vectors
+from hopid.models.network import HopidNet, NetConfig, WordBank
+from hopid.search.fusion import fuse
+from hopid.train import distributed as dist_
+from hopid.train.checkpoint import WEIGHTS, load_checkpoint, save_checkpoint, save_weights
+from hopid.train.data import (
+    SplitData,
+    chunks,
+    dataset_fingerprint,
+    epoch_order,
+    fingerprint,
+    load_split,
+    sample_rng,
+    tagger_words,
+)
+from hopid.train.losses import retrieval_loss
+from hopid.train.ocr_noise import NoiseConfig
+from hopid.train.recipe import SYNTHETIC, dump_recipe
+
+Progress = Callable[[str, int, int], None]
+Note = Callable[[str], None]
+CONFIG_FILE = "config.yaml"
+RUN_FILE = "run.json"
+QUERY_WEIGHTS = "query.safetensors"
+LAST = "checkpoints/last.safetensors"
+EVAL_BATCH = 128
+IMAGE_ONLY_PREFIXES = ("clip.visual.", "ocr_encoder.geometry", "ocr_encoder.appearance", "ocr_encoder.norm")
+IMAGE_ONLY_PREFIXES += ("distiller.", "image_fusion.", "image_out.")
+
+
+@dataclass
+class TrainSummary:
+    run_dir: Path
+    epochs: int
+    steps: int
+    best_epoch: int
+    best_score: float
+    fusion_alpha: float
+    metrics: dict[str, dict[str, float]]
+    seconds: float
+    samples_per_second: float
+    resumed_at_step: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise HopidError(f"train.device {name!r}: no CUDA GPU is available here; use auto or cpu")
+    return name
+
+
+def synthetic_cache_dir(settings: dict[str, Any]) -> Path:
+    base = Path(os.environ.get("HOPID_CACHE", Path.home() / ".cache" / "hopid"))
+    name = "synthetic-" + "-".join(f"{k}{settings[k]}" for k in ("seed", "groups", "variants", "size"))
+    return base / name
+
+
+def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progress | None) -> Path:
+    """The recipe's dataset directory; the synthetic benchmark is rendered once and cached."""
+    data = recipe["data"]
+    if data["dataset"] != SYNTHETIC:
+        root = Path(data["dataset"])
+        if not (root / "images.parquet").is_file():
+            raise HopidError(f"data.dataset {root}: not a dataset directory; create one with `hopid prepare`")
+        return root
+    from hopid.data.synthetic import generate
+
+    root = synthetic_cache_dir(data["synthetic"])
+    if world.is_main and not (root / "images.parquet").is_file():
+        generate(root, **data["synthetic"], progress=(lambda d, t: progress("render", d, t)) if progress else None)
+    dist_.barrier(world)
+    return root
+
+
+def ensure_tagger(root: Path, run_dir: Path, recipe: dict, world: dist_.World, progress: Progress | None):
+    from hopid.entities.tagger import INFO_FILE, load_tagger, train_tagger
+
+    tagger_dir = run_dir / "tagger"
+    if world.is_main and not (tagger_dir / INFO_FILE).is_file():
+        train_tagger(
+            root,
+            tagger_dir,
+            epochs=recipe["tagger"]["epochs"],
+            seed=recipe["train"]["seed"],
+            engine=recipe["data"]["ocr_engine"],
+            progress=progress,
+        )
+    dist_.barrier(world)
+    return load_tagger(tagger_dir)
+
+
+def build_net(config: NetConfig, device: str, seed: int) -> tuple[HopidNet, Any]:
+    """The network on its backbone (heads initialised under ``seed``) and the image preprocess."""
+    from hopid.models.factory import load_encoder
+
+    encoder = load_encoder(config.backbone, device=device)
+    torch.manual_seed(seed)
+    net = HopidNet(encoder.model, encoder.tokenizer, config).to(device)
+    return net, encoder.preprocess
+
+
+class Trainer:
+    """One training run; ``run()`` does everything and returns the summary."""
+
+    def __init__(
+        self,
+        recipe: dict[str, Any],
+        run_dir: Path,
+        *,
+        resume: bool = False,
+        progress: Progress | None = None,
+        note: Note | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.run_dir = Path(run_dir)
+        self.resume = resume
+        self.progress = progress
+        self.note = note or (lambda _: None)
+        self.train_cfg = recipe["train"]
+        self.seed = int(self.train_cfg["seed"])
+        self.noise = NoiseConfig(**recipe["ocr_noise"])
+        self.config = NetConfig.from_dict(recipe["model"])
+        self.errors = ErrorLog("train")
+        self.log: list[dict[str, Any]] = []
+
+    # -- setup ----------------------------------------------------------------------------------
+    def _check_run_dir(self) -> None:
+        saved = self.run_dir / CONFIG_FILE
+        has_run = (self.run_dir / LAST).is_file() or (self.run_dir / RUN_FILE).is_file()
+        if has_run and not self.resume:
+            raise HopidError(
+                f"{self.run_dir}: already holds a run; pass --resume to continue it or choose another --out"
+            )
+        if self.resume and saved.is_file():
+            import yaml
+
+            before = yaml.safe_load(saved.read_text())
+            if before != self.recipe:
+                keys = [k for k in self.recipe if before.get(k) != self.recipe[k]]
+                raise HopidError(
+                    f"{self.run_dir}: --resume with a different recipe (sections {', '.join(keys)} differ); "
+                    "resume with the same recipe and --set values"
+                )
+
+    def setup(self) -> None:
+        threads = self.train_cfg["threads"]
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.device = resolve_device(self.train_cfg["device"])
+        self.world = dist_.init_world(self.device)
+        if self.world.distributed and self.device == "cuda":
+            self.device = f"cuda:{self.world.local_rank}"
+            torch.cuda.set_device(self.device)
+        if self.train_cfg["batch_size"] % self.world.size:
+            raise HopidError(
+                f"train.batch_size {self.train_cfg['batch_size']} must divide by the {self.world.size} processes"
+            )
+        self._check_run_dir()
+        if self.world.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            text = dump_recipe(self.recipe)
+            atomic_write_bytes(self.run_dir / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
+        torch.manual_seed(self.seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        self.amp = self.device.startswith("cuda") and self.train_cfg["amp"] in ("auto", "on", True)
+        self.root = prepare_dataset(self.recipe, self.world, self.progress)
+        self.dataset = Dataset.open(self.root)
+        self.ocr = self.dataset.ocr(self.recipe["data"]["ocr_engine"])
+        self.tagger = ensure_tagger(self.root, self.run_dir, self.recipe, self.world, self.progress)
+        self.net, preprocess = build_net(self.config, self.device, self.seed)
+        words = tagger_words(self.tagger)
+        cache_images = self.config.freeze_image and self.train_cfg["cache_frozen"]
+        splits = {}
+        for key in ("train_split", "val_split"):
+            name = self.recipe["data"][key]
+            splits[key] = load_split(
+                self.dataset,
+                name,
+                self.net,
+                preprocess,
+                words,
+                ocr=self.ocr,
+                errors=self.errors,
+                need_pixels=True,
+                progress=self.progress,
+            )
+        self.train_data, self.val_data = splits["train_split"], splits["val_split"]
+        self.preprocess = preprocess
+        self.bank = WordBank(self.net)
+        for data in (self.train_data, self.val_data):
+            self.bank.add(data.strings + data.all_noise_strings(self.noise, self.seed))
+        if cache_images:
+            for data in (self.train_data, self.val_data):
+                self._cache_frozen(data)
+        groups = [
+            {"params": [], "lr": self.train_cfg["backbone_lr"], "weight_decay": self.train_cfg["weight_decay"]},
+            {"params": [], "lr": self.train_cfg["backbone_lr"], "weight_decay": 0.0},
+            {"params": [], "lr": self.train_cfg["lr"], "weight_decay": self.train_cfg["weight_decay"]},
+            {"params": [], "lr": self.train_cfg["lr"], "weight_decay": 0.0},
+        ]
+        self.parameters = []
+        for name, parameter in self.net.trainable_parameters():
+            group = (0 if name.startswith("clip.") else 2) + (1 if parameter.ndim < 2 else 0)
+            groups[group]["params"].append(parameter)
+            self.parameters.append(parameter)
+        self.base_lrs = [g["lr"] for g in groups]
+        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], betas=(0.9, 0.98), eps=1e-6)
+        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and not torch.cuda.is_bf16_supported())
+
+    def _cache_frozen(self, data: SplitData) -> None:
+        """Run the frozen image tower once per image (kept on disk under cache/ for the next run)."""
+        from safetensors.torch import load_file
+
+        key = fingerprint(self.config.backbone, self.config.visual_prompt, self.config.prompt_color,
+                          self.config.prompt_width, data.image_ids)
+        path = self.run_dir / "cache" / f"images-{data.name}-{key}.safetensors"
+        if path.is_file():
+            cached = load_file(str(path))
+            data.image_features = (cached["global"].to(self.device), cached["tokens"].to(self.device))
+            data.pixels = None
+            return
+        outputs = self._tower_features(data)
+        data.image_features, data.pixels = outputs, None
+        if self.world.is_main:
+            save_weights({"global": outputs[0], "tokens": outputs[1]}, path)
+
+    @torch.no_grad()
+    def _tower_features(self, data: SplitData) -> tuple[torch.Tensor, torch.Tensor]:
+        globals_, tokens = [], []
+        for rows in chunks(range(len(data.image_ids)), EVAL_BATCH):
+            with self._autocast():
+                g, t = self.net.image_backbone(data.pixels[rows].to(self.device).float())
+            globals_.append(g.float())
+            tokens.append(t.float())
+        return torch.cat(globals_), torch.cat(tokens)
+
+    def _autocast(self):
+        if not self.amp:
+            return torch.autocast("cpu", enabled=False)
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    # -- forward ----------------------------------------------------------------------------------
+    def _image_side(self, data: SplitData, image_rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        if data.image_features is not None:
+            return data.image_features[0][image_rows], data.image_features[1][image_rows]
+        return self.net.image_backbone(data.pixels[image_rows].to(self.device).float())
+
+    def encode_batch(
+        self, data: SplitData, caption_rows: list[int], epoch: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T, V) of captions and their images; ``epoch`` turns on OCR noise (training)."""
+        image_rows = [int(data.caption_image[c]) for c in caption_rows]
+        return self.encode_texts(data, caption_rows), self.encode_images(data, image_rows, caption_rows, epoch)
+
+    def encode_images(
+        self, data: SplitData, image_rows: list[int], sample_ids: list[int] | None = None, epoch: int | None = None
+    ) -> torch.Tensor:
+        global_feature, patch_tokens = self._image_side(data, image_rows)
+        ocr = None
+        if self.config.uses("ocr_entities"):
+            if epoch is None:
+                tokens = [data.tokens[r] for r in image_rows]
+            else:
+                tokens = [
+                    data.noisy_tokens(r, self.noise, sample_rng(self.seed, epoch, s), self.seed)
+                    for r, s in zip(image_rows, sample_ids, strict=True)
+                ]
+            ocr = ocr_batch(tokens, self.bank, self.config.max_ocr_tokens).to(self.device)
+        return image_vectors(self.net, self.bank, global_feature, patch_tokens, ocr)
+
+    def encode_texts(self, data: SplitData, caption_rows: list[int]) -> torch.Tensor:
+        caption = self.net.caption_backbone(data.caption_token_ids[caption_rows].to(self.device))
+        entities = None
+        if self.config.uses("text_prompt") or self.config.uses("entity_words"):
+            found = [data.entity_words[c] for c in caption_rows]
+            entities = entity_batch(found, self.bank, self.config.max_entities).to(self.device)
+        return text_vectors(self.net, self.bank, caption, entities)
+
+    @torch.no_grad()
+    def split_scores(self, data: SplitData) -> np.ndarray:
+        """Captions x images cosine scores of the network alone."""
+        self.net.eval()
+        with self._autocast():
+            images = [self.encode_images(data, rows).float() for rows in chunks(range(len(data.image_ids)), EVAL_BATCH)]
+            texts = [self.encode_texts(data, rows).float() for rows in chunks(range(len(data.caption_ids)), EVAL_BATCH)]
+        self.net.train()
+        return (torch.cat(texts) @ torch.cat(images).t()).cpu().numpy()
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def lr_factor(self, step: int, total: int) -> float:
+        warmup = self.train_cfg["warmup_steps"]
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    def run(self) -> TrainSummary:
+        began = time.perf_counter()
+        self.setup()
+        batch = self.train_cfg["batch_size"]
+        n_captions = len(self.train_data.caption_ids)
+        if n_captions < batch:
+            raise HopidError(f"train split has {n_captions} captions, fewer than train.batch_size {batch}")
+        steps_per_epoch = n_captions // batch
+        epochs = self.train_cfg["epochs"]
+        total = steps_per_epoch * epochs
+        state = {"step": 0, "epoch": 0, "position": 0, "best_score": -1.0, "best_epoch": 0, "log": []}
+        resumed = 0
+        if self.resume and (self.run_dir / LAST).is_file():
+            state = load_checkpoint(self.run_dir / LAST, self.net, self.optimizer)
+            resumed = state["step"]
+            self.note(f"resuming at step {resumed} (epoch {state['epoch'] + 1}, batch {state['position']})")
+        self.log = state.pop("log")
+        self.net.train()
+        trained_samples, loop_began = 0, time.perf_counter()
+        local = batch // self.world.size
+        for epoch in range(state["epoch"], epochs):
+            order = epoch_order(self.train_data, self.seed, epoch, self.train_cfg["group_batches"])
+            for position in range(state["position"], steps_per_epoch):
+                rows = order[position * batch : (position + 1) * batch]
+                mine = rows[self.world.rank * local : (self.world.rank + 1) * local]
+                losses = self._step(mine, rows, epoch, state["step"], total)
+                state["step"] += 1
+                trained_samples += batch
+                state["position"] = position + 1
+                state["epoch"] = epoch
+                if state["step"] % 10 == 0 or position + 1 == steps_per_epoch:
+                    self.log += [self._row(state["step"], epoch, "train", k, v) for k, v in losses.items()]
+                if self.progress:
+                    self.progress("train", state["step"], total)
+                if state["step"] % self.train_cfg["checkpoint_every"] == 0:
+                    self._save(state)
+            metrics = caption_protocol(self.split_scores(self.val_data), self.val_data.caption_image)
+            self.log += [self._row(state["step"], epoch, "val", k, v) for k, v in metrics.items()]
+            score = metrics[self.recipe["eval"]["select_on"]]
+            if score > state["best_score"]:
+                state["best_score"], state["best_epoch"] = score, epoch + 1
+                if self.world.is_main:
+                    save_weights(self.net.state_dict(), self.run_dir / WEIGHTS)
+            self.note(f"epoch {epoch + 1}/{epochs}: val rsum {metrics['rsum']:.1f}, t2i R@1 {metrics['t2i_r1']:.3f}")
+            state["epoch"], state["position"] = epoch + 1, 0
+            self._save(state)
+        loop_seconds = time.perf_counter() - loop_began
+        summary = self._finish(state, began, trained_samples / max(loop_seconds, 1e-9), resumed)
+        dist_.shutdown(self.world)
+        return summary
+
+    def _row(self, step: int, epoch: int, kind: str, metric: str, value: float) -> dict[str, Any]:
+        return {"step": step, "epoch": epoch + 1, "kind": kind, "metric": metric, "value": float(value)}
+
+    def _step(self, mine: list[int], rows: list[int], epoch: int, step: int, total: int) -> dict[str, float]:
+        factor = self.lr_factor(step, total)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+            group["lr"] = base * factor
+        with self._autocast():
+            text, image = self.encode_batch(self.train_data, mine, epoch)
+        text = dist_.gather_with_grad(text.float(), self.world)
+        image = dist_.gather_with_grad(image.float(), self.world)
+        keys = torch.as_tensor(self.train_data.caption_image[rows], device=text.device)
+        loss_cfg = self.recipe["loss"]
+        loss, parts = retrieval_loss(
+            text,
+            image,
+            keys,
+            triplet=loss_cfg["triplet"],
+            margin=loss_cfg["margin"],
+            infonce=loss_cfg["infonce"],
+            logit_scale=dist_.global_param(self.net.logit_scale, self.world),
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        dist_.sum_gradients(self.parameters, self.world)
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.parameters, 5.0)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return {"loss": float(loss.detach()), "lr": self.optimizer.param_groups[-1]["lr"], **parts}
+
+    def _save(self, state: dict[str, Any]) -> None:
+        if self.world.is_main:
+            save_checkpoint(self.run_dir / LAST, self.net, self.optimizer, dict(state, log=self.log))
+            write_table(self.log, table_path(self.run_dir, "train_log"), "train_log")
+
+    # -- after training -------------------------------------------------------------------------------
+    def _finish(self, state: dict, began: float, samples_per_second: float, resumed: int) -> TrainSummary:
+        from hopid.train.checkpoint import load_weights
+
+        self.net.load_state_dict(load_weights(self.run_dir / WEIGHTS))
+        alpha = self._choose_alpha()
+        test = load_split(
+            self.dataset,
+            self.recipe["data"]["test_split"],
+            self.net,
+            self.preprocess,
+            tagger_words(self.tagger),
+            ocr=self.ocr,
+            errors=self.errors,
+            need_pixels=True,
+        )
+        self.bank.add(test.strings)
+        dense = self.split_scores(test)
+        fused = fuse(dense, self._lexical(test), alpha)
+        metrics = {
+            "dense": caption_protocol(dense, test.caption_image),
+            "fused": caption_protocol(fused, test.caption_image),
+        }
+        if self.world.is_main:
+            self._write_outputs(state, alpha, metrics)
+        return TrainSummary(
+            self.run_dir,
+            state["epoch"],
+            state["step"],
+            state["best_epoch"],
+            state["best_score"],
+            alpha,
+            metrics,
+            time.perf_counter() - began,
+            samples_per_second,
+            resumed,
+        )
+
+    def _lexical(self, data: SplitData) -> np.ndarray:
+        from hopid.entities.infer import infer_texts
+        from hopid.eval.evaluate import scene_text_scores
+
+        spans = [[(e.start, e.end) for e in found] for found in infer_texts(data.caption_texts, self.tagger)]
+        return scene_text_scores(self.ocr, data.image_ids, data.caption_texts, spans)
+
+    def _choose_alpha(self) -> float:
+        """fusion.alpha for the trained network: the best val score over the recipe's grid."""
+        dense = self.split_scores(self.val_data)
+        lexical = self._lexical(self.val_data)
+        select_on = self.recipe["eval"]["select_on"]
+        scored = []
+        for alpha in sorted(self.recipe["eval"]["alphas"]):
+            metrics = caption_protocol(fuse(dense, lexical, alpha), self.val_data.caption_image)
+            scored.append((metrics[select_on], -alpha))
+            self.log.append(self._row(0, -1, "alpha", f"{select_on}@{alpha}", metrics[select_on]))
+        return -max(scored)[1]
+
+    def _write_outputs(self, state: dict, alpha: float, metrics: dict[str, dict[str, float]]) -> None:
+        state_dict = self.net.state_dict()
+        query = {k: v for k, v in state_dict.items() if not k.startswith(IMAGE_ONLY_PREFIXES)}
+        save_weights(query, self.run_dir / QUERY_WEIGHTS)
+        info = {
+            "hopid_version": __version__,
+            "fusion_alpha": alpha,
+            "dim": self.net.dim,
+            "needs_ocr": self.config.needs_ocr,
+            "ocr_engine": self.recipe["data"]["ocr_engine"],
+            "best_epoch": state["best_epoch"],
+            "best_val_score": state["best_score"],
+        }
+        atomic_write_bytes(self.run_dir / RUN_FILE, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
+        provenance = provenance_of(self.recipe, self.root)
+        atomic_write_bytes(
+            self.run_dir / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2))
+        )
+        rows = [
+            {"metric": k, "value": v, "split": self.recipe["data"]["test_split"], "model": scoring}
+            for scoring, values in metrics.items()
+            for k, v in values.items()
+        ]
+        write_table(rows, table_path(self.run_dir, "metrics"), "metrics")
+        write_table(self.log, table_path(self.run_dir, "train_log"), "train_log")
+        if len(self.errors):
+            self.errors.save(self.run_dir)
+
+
+def provenance_of(recipe: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Package versions, git commit, seed and data fingerprint of a run."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("hopid", "torch", "open_clip_torch", "spacy", "numpy", "polars", "faiss-cpu"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "versions": versions,
+        "git_commit": commit or None,
+        "seed": recipe["train"]["seed"],
+        "dataset": str(root),
+        "data_fingerprint": dataset_fingerprint(root),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def train(
+    recipe: dict[str, Any],
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: Progress | None = None,
+    note: Note | None = None,
+) -> TrainSummary:
+    """Train the recipe into ``run_dir`` (``resume`` continues from its last checkpoint)."""
+    return Trainer(recipe, Path(run_dir), resume=resume, progress=progress, note=note).run()
+
+
+def read_log(run_dir: Path) -> pl.DataFrame:
+    from hopid.data.schema import read_table
+
+    return read_table(table_path(run_dir, "train_log"), "train_log")

@@ -1,0 +1,129 @@
+"""Training recipes: YAML files (read with ``safe_load``) over fixed defaults, with ``--set key=value``.
+
+Every key has a default here, so a recipe names only what it changes and the resolved
+recipe written into the run directory names everything. An unknown key is an error that
+lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hopid.errors import HopidError
+from hopid.models.network import NetConfig
+
+SYNTHETIC = "synthetic"
+
+DEFAULTS: dict[str, Any] = {
+    "name": "hopid",
+    "data": {
+        # "synthetic" (prepared by the recipe itself, cached) or a dataset directory
+        "dataset": SYNTHETIC,
+        "synthetic": {"seed": 0, "groups": 60, "variants": 5, "size": 256},
+        "ocr_engine": None,  # which OCR rows train the model (None: the best present)
+        "train_split": "train",
+        "val_split": "val",
+        "test_split": "test",
+    },
+    "ocr_noise": {"drop": 0.1, "misspell": 0.15, "merge": 0.05, "variants": 3},
+    "tagger": {"epochs": 8},
+    "model": NetConfig().to_dict(),
+    "loss": {"triplet": 1.0, "margin": 0.2, "infonce": 0.0},
+    "train": {
+        "epochs": 30,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "backbone_lr": 1e-4,
+        "weight_decay": 0.01,
+        "warmup_steps": 20,
+        "seed": 0,
+        "checkpoint_every": 50,
+        "amp": "auto",  # auto (on a GPU), on, off
+        "device": "auto",
+        "threads": None,  # CPU threads per process (None: torch's default)
+        "cache_frozen": True,
+        "group_batches": False,  # batches of whole object_id groups (hard negatives), when images have them  # a frozen image tower runs once per image, not once per epoch
+    },
+    "eval": {"select_on": "rsum", "alphas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]},
+}
+
+
+def valid_keys(tree: dict[str, Any] = DEFAULTS, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            keys += valid_keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> None:
+    for key, value in update.items():
+        path = f"{where}{key}"
+        if key not in base:
+            raise HopidError(f"recipe: unknown key {path!r}; valid keys: {', '.join(valid_keys())}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise HopidError(f"recipe: {path!r} must be a mapping of {', '.join(base[key])}")
+            _merge(base[key], value, f"{path}.")
+        else:
+            base[key] = value
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``a.b=value`` -> ``{"a": {"b": value}}``; the value is read as YAML (numbers, lists, null)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise HopidError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.epochs=5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise HopidError(f"--set {text!r}: the value is not valid YAML ({exc})") from exc
+    tree: dict[str, Any] = value
+    for part in reversed(key.strip().split(".")):
+        tree = {part: tree}
+    return tree
+
+
+def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:
+    """The defaults, updated by the recipe file and then by each ``--set``; checked."""
+    recipe = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise HopidError(f"{path}: no such recipe file (see recipes/ for examples)")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise HopidError(f"{path}: not valid YAML ({exc})") from exc
+        if not isinstance(loaded, dict):
+            raise HopidError(f"{path}: a recipe is a YAML mapping of sections ({', '.join(DEFAULTS)})")
+        _merge(recipe, loaded, "")
+    for override in overrides:
+        _merge(recipe, parse_override(override), "")
+    check_recipe(recipe)
+    return recipe
+
+
+def check_recipe(recipe: dict[str, Any]) -> None:
+    NetConfig.from_dict(recipe["model"])
+    train = recipe["train"]
+    for key in ("epochs", "batch_size", "checkpoint_every"):
+        if not isinstance(train[key], int) or train[key] < 1:
+            raise HopidError(f"recipe: train.{key} must be a positive integer, not {train[key]!r}")
+    if train["amp"] not in ("auto", "on", "off", True, False):
+        raise HopidError(f"recipe: train.amp must be auto, on or off, not {train['amp']!r}")
+    loss = recipe["loss"]
+    if loss["triplet"] <= 0 and loss["infonce"] <= 0:
+        raise HopidError("recipe: give loss.triplet or loss.infonce a positive weight")
+    if not recipe["eval"]["alphas"]:
+        raise HopidError("recipe: eval.alphas must list at least one fusion.alpha to try")
+
+
+def dump_recipe(recipe: dict[str, Any]) -> str:
+    return yaml.safe_dump(recipe, sort_keys=False)
