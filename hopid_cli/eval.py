@@ -13,7 +13,9 @@ from hopid_cli.common import err, handle_errors, out, print_json, progress_bar, 
 @handle_errors
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="Dataset directory.")],
-    model: Annotated[str, typer.Option(help="tiny | ARCH:PRETRAINED | ARCH:/path/to/weights.")] = "tiny",
+    model: Annotated[
+        str, typer.Option(help="tiny | RUN_DIR (from hopid train) | ARCH:PRETRAINED | ARCH:/path/to/weights.")
+    ] = "tiny",
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print only the metrics as one JSON object on stdout.")
@@ -24,7 +26,10 @@ def evaluate(
     ocr_engine: Annotated[
         str | None, typer.Option(help="Which OCR rows of the dataset to use (default: the best present).")
     ] = None,
-    alpha: Annotated[float | None, typer.Option(help="fusion.alpha: weight of the scene-text score.")] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option(help="fusion.alpha: weight of the scene-text score (default: the model's, 0.5 for CLIP)."),
+    ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option("--out", help="Where metrics.parquet and per_query.parquet go (default: DATASET/eval/SPLIT)."),
@@ -38,20 +43,27 @@ def evaluate(
     from hopid.errors import HopidError
     from hopid.eval.evaluate import evaluate as run
     from hopid.models.factory import load_encoder
-    from hopid.search.fusion import DEFAULT_ALPHA
+    from hopid.models.spec import parse_model_spec
 
     if split not in SPLITS:
         raise HopidError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
+    parse_model_spec(model)  # a wrong --model fails before any work
     data = Dataset.open(dataset)
     encoder = load_encoder(model)
     with progress_bar() as update:
+        if getattr(encoder, "needs_ocr", False) and not table_path(dataset, "ocr").is_file():
+            from hopid.ocr.registry import DEFAULT_ENGINE
+            from hopid.ocr.stage import ocr_dataset
+
+            err.print(f"the model reads scene text and {dataset} has none yet: reading it with {DEFAULT_ENGINE}")
+            ocr_dataset(data, DEFAULT_ENGINE, progress=lambda d, t: update("ocr", d, t))
         result = run(
             data,
             encoder,
             split=split,
             dense_only=dense_only,
             ocr_engine=ocr_engine,
-            alpha=DEFAULT_ALPHA if alpha is None else alpha,
+            alpha=alpha,
             progress=update,
         )
     target = out_dir or dataset / "eval" / split

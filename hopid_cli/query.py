@@ -25,15 +25,20 @@ def query(
     dense_only: Annotated[
         bool, typer.Option("--dense-only", help="Rank by the model alone, without scene text.")
     ] = False,
-    model: Annotated[str | None, typer.Option(help="Override the index's model (must be the same model).")] = None,
-    tagger: Annotated[
-        Path | None, typer.Option(help="Entity tagger directory (default: rule-based entity words).")
+    model: Annotated[
+        str | None, typer.Option(help="Override the index's model (must be the same model or run directory).")
     ] = None,
-    alpha: Annotated[float | None, typer.Option(help="fusion.alpha: weight of the scene-text score.")] = None,
+    tagger: Annotated[
+        Path | None,
+        typer.Option(help="Entity tagger directory (default: the run's tagger for a trained model, else rules)."),
+    ] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option(help="fusion.alpha: weight of the scene-text score (default: the model's, 0.5 for CLIP)."),
+    ] = None,
 ) -> None:
     """Rank indexed images: dense similarity fused with scene-text matches of your words."""
     from hopid.errors import HopidError
-    from hopid.search.fusion import DEFAULT_ALPHA
     from hopid.search.searcher import Searcher, check_query, find_index_dir
 
     if image is None:
@@ -49,7 +54,7 @@ def query(
     if image is not None:
         hits = searcher.search_image(image, k)
     else:
-        hits = searcher.search(text, k, dense_only=dense_only, alpha=DEFAULT_ALPHA if alpha is None else alpha)
+        hits = searcher.search(text, k, dense_only=dense_only, alpha=alpha)
     if as_json:
         print_json([hit.as_dict() for hit in hits])
     elif paths_only:

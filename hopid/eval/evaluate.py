@@ -41,10 +41,23 @@ def caption_entity_spans(dataset: Dataset, captions: pl.DataFrame) -> list[list[
 
 
 def embed_images(
-    encoder, dataset: Dataset, images: pl.DataFrame, errors: ErrorLog, progress: Progress | None, batch_size: int = 64
+    encoder,
+    dataset: Dataset,
+    images: pl.DataFrame,
+    errors: ErrorLog,
+    progress: Progress | None,
+    batch_size: int = 64,
+    ocr: pl.DataFrame | None = None,
 ) -> np.ndarray:
-    """Image vectors in row order; an unreadable image gets a zero vector and an errors row."""
+    """Image vectors in row order; an unreadable image gets a zero vector and an errors row.
+    ``ocr`` rows are given to an encoder that reads scene text."""
     paths = images["path"].to_list()
+    image_ids = images["image_id"].to_list()
+    tokens_of = None
+    if ocr is not None and getattr(encoder, "needs_ocr", False):
+        from hopid.train.data import tokens_by_image
+
+        tokens_of = tokens_by_image(ocr)
     vectors = np.zeros((len(paths), encoder.dim), dtype=np.float32)
     for start in range(0, len(paths), batch_size):
         batch, rows = [], []
@@ -55,7 +68,8 @@ def embed_images(
             except ImageLoadError as exc:
                 errors.add(paths[row], str(exc))
         if batch:
-            vectors[rows] = encoder.encode_images(batch)
+            tokens = [tokens_of.get(image_ids[r], []) for r in rows] if tokens_of is not None else None
+            vectors[rows] = encoder.encode_images(batch, tokens)
         if progress:
             progress("images", min(start + batch_size, len(paths)), len(paths))
     return vectors
@@ -101,7 +115,7 @@ def evaluate(
     *,
     split: str | None = "test",
     dense_only: bool = False,
-    alpha: float = DEFAULT_ALPHA,
+    alpha: float | None = None,
     ocr_engine: str | None = None,
     progress: Progress | None = None,
 ) -> EvalResult:
@@ -113,11 +127,18 @@ def evaluate(
     errors = ErrorLog("eval")
     image_row = {image_id: row for row, image_id in enumerate(images["image_id"].to_list())}
     caption_image = np.asarray([image_row[i] for i in captions["image_id"].to_list()], dtype=np.int64)
-    image_vectors = embed_images(encoder, dataset, images, errors, progress)
+    reads_ocr = getattr(encoder, "needs_ocr", False)
+    ocr = dataset.ocr(ocr_engine) if reads_ocr or not dense_only else None
+    image_vectors = embed_images(encoder, dataset, images, errors, progress, ocr=ocr)
     caption_vectors = embed_texts(encoder, captions["text"].to_list(), progress)
     scores = caption_vectors @ image_vectors.T
     if not dense_only:
-        scores = fuse(scores, text_scores(dataset, images, captions, ocr_engine), alpha)
+        spans = None
+        if hasattr(encoder, "entities"):  # a trained run infers entities with its own tagger
+            spans = [[(e.start, e.end) for e in found] for found in encoder.entities(captions["text"].to_list())]
+        if alpha is None:
+            alpha = encoder.fusion_alpha if getattr(encoder, "fusion_alpha", None) is not None else DEFAULT_ALPHA
+        scores = fuse(scores, text_scores(dataset, images, captions, ocr_engine, spans), alpha)
     metrics = caption_protocol(scores, caption_image)
     object_ids = images["object_id"]
     if object_ids.null_count() == 0:

@@ -90,8 +90,16 @@ def _hashes(root: Path, files: list[ImageFile], previous: dict[str, dict], error
 
 
 def _embed_missing(
-    encoder, root: Path, todo: list[tuple[str, str]], store: PartStore, errors: ErrorLog, progress: Progress | None
+    encoder,
+    root: Path,
+    todo: list[tuple[str, str]],
+    store: PartStore,
+    errors: ErrorLog,
+    progress: Progress | None,
+    ocr_of: dict[str, list] | None = None,
 ) -> int:
+    """Embed ``(key, path)`` items into ``store``; ``ocr_of`` gives each key's OCR tokens to a
+    model that reads them."""
     done = 0
     for start in range(0, len(todo), EMBED_BATCH):
         images, keys = [], []
@@ -102,7 +110,8 @@ def _embed_missing(
             except ImageLoadError as exc:
                 errors.add(path, str(exc))
         if images:
-            vectors = encoder.encode_images(images)
+            ocr = [ocr_of.get(k, []) for k in keys] if ocr_of is not None else None
+            vectors = encoder.encode_images(images, ocr)
             store.append([{"key": k, "vector": v.tolist()} for k, v in zip(keys, vectors, strict=True)])
         done = min(start + EMBED_BATCH, len(todo))
         if progress:
@@ -155,7 +164,9 @@ def build_index(
         path_of_hash.setdefault(sha, path)
 
     ocr_parts = ocr_store(Path(ocr_cache) if ocr_cache else index_dir / "cache", engine)
-    vector_parts = PartStore(index_dir / "cache" / f"vectors-{encoder.fingerprint[:16]}", VECTOR_PART_SCHEMA)
+    needs_ocr = getattr(encoder, "needs_ocr", False)
+    vector_key = f"{encoder.fingerprint[:16]}-{engine}" if needs_ocr else encoder.fingerprint[:16]
+    vector_parts = PartStore(index_dir / "cache" / f"vectors-{vector_key}", VECTOR_PART_SCHEMA)
     ocr_now = run_ocr_parts(
         [(sha, root / path) for sha, path in path_of_hash.items()],
         ocr_parts,
@@ -171,7 +182,8 @@ def build_index(
     readable = set(ocr_table.column("key").to_pylist()) - set(failed)
     have_vectors = vector_parts.done()
     todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have_vectors]
-    embedded_now = _embed_missing(encoder, root, todo, vector_parts, errors, progress)
+    ocr_of = _tokens_of_parts(ocr_table) if needs_ocr else None
+    embedded_now = _embed_missing(encoder, root, todo, vector_parts, errors, progress, ocr_of)
     vector_table = vector_parts.compact(set(path_of_hash))
 
     vector_of = dict(
@@ -239,6 +251,16 @@ def build_index(
         len(errors),
         time.monotonic() - started,
     )
+
+
+def _tokens_of_parts(parts) -> dict[str, list]:
+    """Each OCR part row (one image) as the token list a scene-text model reads."""
+    from hopid.models.run import ocr_tokens
+
+    return {
+        row["key"]: ocr_tokens(row["texts"] or [], row["boxes"] or [], row["confidences"] or [])
+        for row in parts.select(["key", "texts", "boxes", "confidences"]).to_pylist()
+    }
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:

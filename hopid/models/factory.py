@@ -42,6 +42,9 @@ def pick_device() -> str:
 class ClipEncoder:
     """An open_clip model as a pair of encoders giving L2-normalised float32 vectors."""
 
+    needs_ocr = False
+    fusion_alpha: float | None = None
+
     def __init__(self, spec: ModelSpec, model, preprocess, tokenizer, device: str) -> None:
         self.spec = spec
         self.model = model.eval()
@@ -62,7 +65,8 @@ class ClipEncoder:
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
-    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+    def encode_images(self, images: Sequence[Image.Image], ocr=None) -> np.ndarray:
+        """Image vectors; ``ocr`` (per-image OCR tokens) is accepted and unused by plain CLIP."""
         import torch
 
         if not images:
@@ -102,10 +106,28 @@ def _check_arch(open_clip, spec: ModelSpec) -> None:
         )
 
 
-def load_encoder(model: str | ModelSpec, device: str | None = None) -> ClipEncoder:
+def build_architecture(backbone: str, device: str) -> ClipEncoder:
+    """The backbone's architecture without downloading anything (random init; weights are loaded
+    afterwards from a run directory). ``tiny`` is its usual seeded init."""
+    spec = parse_model_spec(backbone)
+    if spec.kind == "tiny":
+        return load_encoder(spec, device)
+    open_clip = _import_open_clip(offline=True)
+    if spec.arch.startswith("hf-hub:"):
+        raise HopidError(f"backbone {backbone!r}: hf-hub backbones cannot be rebuilt offline; use ARCH:TAG")
+    _check_arch(open_clip, spec)
+    model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=None, device=device)
+    return ClipEncoder(spec, model_, preprocess, open_clip.get_tokenizer(spec.arch), device)
+
+
+def load_encoder(model: str | ModelSpec, device: str | None = None):
     """Build the encoder a ``--model`` string names; every failure is a one-line HopidError."""
     spec = parse_model_spec(model) if isinstance(model, str) else model
     device = device or pick_device()
+    if spec.kind == "run":
+        from hopid.models.run import RunEncoder
+
+        return RunEncoder(Path(spec.source), device)
     if spec.kind == "pretrained":
         return _load_pretrained(spec, device)
     open_clip = _import_open_clip(offline=True)

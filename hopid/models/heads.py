@@ -150,6 +150,19 @@ class TextFusion(nn.Module):
         self.no_words = nn.Parameter(torch.zeros(dim)) if words else None
         self.prompt_proj = nn.Linear(prompt_width, dim) if prompt else None
 
+    def scene(
+        self, prompt: torch.Tensor | None, words: torch.Tensor | None, word_mask: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """The scene-text feature of the caption (None when neither part is on)."""
+        parts = []
+        if self.prompt_proj is not None and prompt is not None:
+            parts.append(self.prompt_proj(prompt))
+        if self.word_out is not None and words is not None and word_mask is not None:
+            pooled = masked_mean(words, word_mask)
+            pooled = torch.where(word_mask.any(1, keepdim=True), pooled, self.no_words.to(pooled.dtype))
+            parts.append(self.word_out(pooled))
+        return sum(parts) if parts else None
+
     def forward(
         self,
         caption: torch.Tensor,
@@ -157,11 +170,5 @@ class TextFusion(nn.Module):
         words: torch.Tensor | None,
         word_mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        fused = caption
-        if self.prompt_proj is not None and prompt is not None:
-            fused = fused + self.prompt_proj(prompt)
-        if self.word_out is not None and words is not None and word_mask is not None:
-            pooled = masked_mean(words, word_mask)
-            pooled = torch.where(word_mask.any(1, keepdim=True), pooled, self.no_words.to(pooled.dtype))
-            fused = fused + self.word_out(pooled)
-        return fused
+        scene = self.scene(prompt, words, word_mask)
+        return caption if scene is None else caption + scene

@@ -48,6 +48,7 @@ class NetConfig:
     max_ocr_tokens: int = 16
     max_entities: int = 8
     spelling_dim: int = 256
+    fusion: str = "concat"  # concat: V = [global ; scene text], T = [caption ; scene text]; sum: added
 
     @classmethod
     def from_dict(cls, values: dict) -> NetConfig:
@@ -56,6 +57,8 @@ class NetConfig:
         if unknown:
             raise HopidError(f"model: unknown key(s) {sorted(unknown)}; valid: {sorted(known)}")
         values = dict(values)
+        if values.get("fusion", "concat") not in ("concat", "sum"):
+            raise HopidError(f"model.fusion {values['fusion']!r}: choose concat or sum")
         if "prompt_color" in values:
             values["prompt_color"] = tuple(int(c) for c in values["prompt_color"])
         return cls(**values)
@@ -132,8 +135,20 @@ class HopidNet(nn.Module):
             if config.uses("ocr_entities") and config.distill
             else None
         )
+        wants_scene = config.uses("ocr_entities") or config.uses("text_prompt") or config.uses("entity_words")
+        self.concat = wants_scene and config.fusion == "concat"
+        self.out_dim = 2 * dim if self.concat else dim
+        if self.concat:
+            self.entity_out = nn.Linear(dim, dim)
+            self.scene_out = nn.Linear(dim, dim)
+            self.no_scene = nn.Parameter(torch.randn(dim) * dim**-0.5)
+            self.scene_gate = nn.Parameter(torch.tensor(1.0))
         self.image_fusion = ImageFusion(
-            dim, token_width, entities=config.uses("ocr_entities"), local=config.uses("local_fusion"), heads=config.heads
+            dim,
+            token_width,
+            entities=config.uses("ocr_entities") and not self.concat,
+            local=config.uses("local_fusion"),
+            heads=config.heads,
         )
         self.text_fusion = TextFusion(
             dim, self.word_dim, prompt=config.uses("text_prompt"), words=config.uses("entity_words")
@@ -195,8 +210,21 @@ class HopidNet(nn.Module):
                 distilled = self.distiller(entities, ocr_mask)
             else:
                 distilled = masked_mean(entities, ocr_mask)
-        fused = self.image_fusion(global_feature, distilled, patch_tokens if self.config.uses("local_fusion") else None)
-        return F.normalize(self.image_out(fused), dim=-1)
+        local = patch_tokens if self.config.uses("local_fusion") else None
+        if not self.concat:
+            fused = self.image_fusion(global_feature, distilled, local)
+            return F.normalize(self.image_out(fused), dim=-1)
+        visual = F.normalize(self.image_out(self.image_fusion(global_feature, None, local)), dim=-1)
+        if distilled is None:
+            scene = self.no_scene.to(visual.dtype).expand_as(visual)
+        else:
+            scene = self.entity_out(distilled)
+        return self._join(visual, scene)
+
+    def _join(self, main: torch.Tensor, scene: torch.Tensor) -> torch.Tensor:
+        """``[main ; gate * scene]`` of two unit vectors, normalised: T.V = (main part + gate² scene part) / (1 + gate²)."""
+        scene = F.normalize(scene, dim=-1) * self.scene_gate.to(main.dtype)
+        return F.normalize(torch.cat([main, scene], dim=-1), dim=-1)
 
     def text_head(
         self,
@@ -207,8 +235,16 @@ class HopidNet(nn.Module):
     ) -> torch.Tensor:
         """T (L2-normalised) from the caption feature, the prompt embedding and the entity words."""
         words = self.word_proj(entity_words) if entity_words is not None and self.word_proj is not None else None
-        fused = self.text_fusion(caption, prompt, words, entity_mask)
-        return F.normalize(self.text_out(fused), dim=-1)
+        if not self.concat:
+            fused = self.text_fusion(caption, prompt, words, entity_mask)
+            return F.normalize(self.text_out(fused), dim=-1)
+        main = F.normalize(self.text_out(caption), dim=-1)
+        scene = self.text_fusion.scene(prompt, words, entity_mask)
+        if scene is None:
+            scene = self.no_scene.to(main.dtype).expand_as(main)
+        else:
+            scene = self.scene_out(scene)
+        return self._join(main, scene)
 
     def trainable_parameters(self) -> list[tuple[str, nn.Parameter]]:
         return [(n, p) for n, p in self.named_parameters() if p.requires_grad]

@@ -9,11 +9,14 @@ from hopid.errors import HopidError
 
 TINY = "tiny"
 TINY_ARCH = "hopid-tiny"
+RUN_CONFIG = "config.yaml"
+RUN_WEIGHTS = "model.safetensors"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What ``--model`` names: ``kind`` is tiny, pretrained (a tag to download) or weights (a local file)."""
+    """What ``--model`` names: ``kind`` is tiny, pretrained (a tag to download), weights (a local
+    open_clip checkpoint) or run (a ``hopid train`` run directory)."""
 
     text: str
     kind: str
@@ -26,12 +29,20 @@ class ModelSpec:
 
 
 def parse_model_spec(text: str) -> ModelSpec:
-    """``tiny`` | ``ARCH:PRETRAINED_TAG`` | ``ARCH:/path/to/weights`` | ``hf-hub:org/repo``."""
+    """``tiny`` | ``RUN_DIR`` | ``ARCH:PRETRAINED_TAG`` | ``ARCH:/path/to/weights`` | ``hf-hub:org/repo``."""
     text = text.strip()
     if not text:
         raise HopidError("--model is empty; use tiny, ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) or ARCH:/path")
     if text == TINY:
         return ModelSpec(text, "tiny", TINY_ARCH)
+    if Path(text).is_dir():
+        run_dir = Path(text).resolve()
+        if not (run_dir / RUN_CONFIG).is_file() or not (run_dir / RUN_WEIGHTS).is_file():
+            raise HopidError(
+                f"--model {text!r}: a folder, but not a finished training run (needs {RUN_CONFIG} and "
+                f"{RUN_WEIGHTS}); train one with `hopid train RECIPE --out DIR`"
+            )
+        return ModelSpec(str(run_dir), "run", "run", str(run_dir))
     if text.startswith("hf-hub:"):
         return ModelSpec(text, "pretrained", text, None)
     arch, sep, source = text.partition(":")

@@ -96,6 +96,9 @@ class Searcher:
             from hopid.entities.tagger import load_tagger
 
             self.tagger = load_tagger(tagger_dir)
+        elif getattr(encoder, "tagger_dir", None) is not None:
+            self.tagger = encoder.tagger  # a trained run brings its own tagger
+        self.alpha = encoder.fusion_alpha if getattr(encoder, "fusion_alpha", None) is not None else DEFAULT_ALPHA
 
     def entity_spans(self, text: str) -> list[tuple[int, int]]:
         from hopid.entities.infer import infer_texts
@@ -127,12 +130,14 @@ class Searcher:
             for rank, i in enumerate(order)
         ]
 
-    def search(self, text: str, k: int = 10, *, dense_only: bool = False, alpha: float = DEFAULT_ALPHA) -> list[Hit]:
-        """Text -> images, best first."""
+    def search(
+        self, text: str, k: int = 10, *, dense_only: bool = False, alpha: float | None = None
+    ) -> list[Hit]:
+        """Text -> images, best first; ``alpha`` defaults to the model's fusion.alpha."""
         text = check_query(text)
         query_vector = self.encoder.encode_texts([text])[0]
         lexical = None if dense_only else self.lexical.score(query_terms(text, self.entity_spans(text)))
-        return self._rank(query_vector, k, lexical, alpha)
+        return self._rank(query_vector, k, lexical, self.alpha if alpha is None else alpha)
 
     def search_image(self, image_path: str | Path, k: int = 10) -> list[Hit]:
         """Image -> images by the model alone, best first."""

@@ -220,9 +220,11 @@ class Trainer:
         self.bank = WordBank(self.net)
         for data in (self.train_data, self.val_data):
             self.bank.add(data.strings + data.all_noise_strings(self.noise, self.seed))
-        if cache_images:
-            for data in (self.train_data, self.val_data):
+        for data in (self.train_data, self.val_data):
+            if cache_images:
                 self._cache_frozen(data)
+            if self.config.freeze_text and self.train_cfg["cache_frozen"]:
+                data.caption_features = self._caption_features(data)
         groups = [
             {"params": [], "lr": self.train_cfg["backbone_lr"], "weight_decay": self.train_cfg["weight_decay"]},
             {"params": [], "lr": self.train_cfg["backbone_lr"], "weight_decay": 0.0},
@@ -266,6 +268,15 @@ class Trainer:
             tokens.append(t.float())
         return torch.cat(globals_), torch.cat(tokens)
 
+    @torch.no_grad()
+    def _caption_features(self, data: SplitData) -> torch.Tensor:
+        """The frozen text tower's caption features, once per caption (cheap enough not to keep on disk)."""
+        parts = []
+        for rows in chunks(range(len(data.caption_ids)), EVAL_BATCH):
+            with self._autocast():
+                parts.append(self.net.caption_backbone(data.caption_token_ids[rows].to(self.device)).float())
+        return torch.cat(parts)
+
     def _autocast(self):
         if not self.amp:
             return torch.autocast("cpu", enabled=False)
@@ -302,7 +313,10 @@ class Trainer:
         return image_vectors(self.net, self.bank, global_feature, patch_tokens, ocr)
 
     def encode_texts(self, data: SplitData, caption_rows: list[int]) -> torch.Tensor:
-        caption = self.net.caption_backbone(data.caption_token_ids[caption_rows].to(self.device))
+        if data.caption_features is not None:
+            caption = data.caption_features[caption_rows]
+        else:
+            caption = self.net.caption_backbone(data.caption_token_ids[caption_rows].to(self.device))
         entities = None
         if self.config.uses("text_prompt") or self.config.uses("entity_words"):
             found = [data.entity_words[c] for c in caption_rows]
@@ -478,7 +492,7 @@ class Trainer:
         info = {
             "hopid_version": __version__,
             "fusion_alpha": alpha,
-            "dim": self.net.dim,
+            "dim": self.net.out_dim,
             "needs_ocr": self.config.needs_ocr,
             "ocr_engine": self.recipe["data"]["ocr_engine"],
             "best_epoch": state["best_epoch"],

@@ -1,0 +1,143 @@
+"""A trained run directory as an encoder, for ``hopid index``, ``query`` and ``eval``.
+
+Images are encoded with their OCR tokens (V), texts with the entity words the run's own
+tagger infers (T), exactly as in training. Nothing is downloaded: the backbone's
+architecture is built empty and filled from ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+
+from hopid.entities.prompt import prompt_words
+from hopid.errors import HopidError
+from hopid.models.inputs import OcrToken, entity_batch, image_vectors, keep_tokens, ocr_batch, prompted_image
+from hopid.models.inputs import text_vectors
+from hopid.models.network import HopidNet, NetConfig, WordBank
+from hopid.models.spec import RUN_CONFIG, RUN_WEIGHTS, ModelSpec
+
+RUN_INFO = "run.json"
+TAGGER_DIR = "tagger"
+
+
+def read_run_config(run_dir: Path) -> tuple[dict, dict]:
+    """The resolved recipe and the serving facts (``run.json``) of a run directory."""
+    try:
+        recipe = yaml.safe_load((run_dir / RUN_CONFIG).read_text())
+        info = json.loads((run_dir / RUN_INFO).read_text())
+    except FileNotFoundError as exc:
+        raise HopidError(f"{run_dir}: an unfinished run ({exc.filename} missing); finish it with --resume") from exc
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise HopidError(f"{run_dir}: unreadable run description ({exc})") from exc
+    if not isinstance(recipe, dict) or "model" not in recipe:
+        raise HopidError(f"{run_dir / RUN_CONFIG}: not a hopid run configuration")
+    return recipe, info
+
+
+class RunEncoder:
+    """The HOPID (or baseline) network of a run; L2-normalised float32 vectors like ClipEncoder."""
+
+    def __init__(self, run_dir: str | Path, device: str = "cpu") -> None:
+        import torch
+
+        from hopid.models.factory import build_architecture
+        from hopid.train.checkpoint import load_weights
+
+        self.run_dir = Path(run_dir).resolve()
+        self.recipe, self.info = read_run_config(self.run_dir)
+        self.config = NetConfig.from_dict(self.recipe["model"])
+        backbone = build_architecture(self.config.backbone, device)
+        self.net = HopidNet(backbone.model, backbone.tokenizer, self.config).to(device)
+        state = load_weights(self.run_dir / RUN_WEIGHTS)
+        try:
+            self.net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise HopidError(f"{self.run_dir}: the weights do not fit the run's configuration ({exc})") from exc
+        self.net.eval()
+        self.preprocess = backbone.preprocess
+        self.device = device
+        self.bank = WordBank(self.net)
+        self.dim = self.net.out_dim
+        self.spec = ModelSpec(str(self.run_dir), "run", "run", str(self.run_dir))
+        self.needs_ocr = self.config.needs_ocr
+        self.fusion_alpha = float(self.info.get("fusion_alpha", 0.5))
+        self._tagger = None
+        self._fingerprint: str | None = None
+        self._torch = torch
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the weights file."""
+        if self._fingerprint is None:
+            digest = hashlib.blake2b(digest_size=16)
+            with open(self.run_dir / RUN_WEIGHTS, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    @property
+    def tagger_dir(self) -> Path:
+        return self.run_dir / TAGGER_DIR
+
+    @property
+    def tagger(self):
+        if self._tagger is None:
+            from hopid.entities.tagger import load_tagger
+
+            self._tagger = load_tagger(self.tagger_dir)
+        return self._tagger
+
+    def entities(self, texts: Sequence[str]):
+        from hopid.entities.infer import infer_texts
+
+        return infer_texts(list(texts), self.tagger)
+
+    def encode_images(
+        self, images: Sequence[Image.Image], ocr: Sequence[Sequence[OcrToken]] | None = None
+    ) -> np.ndarray:
+        """V per image; ``ocr`` gives each image's OCR tokens (none: read as images without text)."""
+        torch = self._torch
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        tokens = [keep_tokens(t, self.config.max_ocr_tokens) for t in (ocr or [[] for _ in images])]
+        if len(tokens) != len(images):
+            raise HopidError("encode_images: one OCR token list per image is needed")
+        pixels = torch.stack(
+            [self.preprocess(prompted_image(image, t, self.config)) for image, t in zip(images, tokens, strict=True)]
+        ).to(self.device)
+        with torch.inference_mode():
+            global_feature, patch_tokens = self.net.image_backbone(pixels)
+            batch = ocr_batch(tokens, self.bank, self.config.max_ocr_tokens).to(self.device)
+            vectors = image_vectors(self.net, self.bank, global_feature, patch_tokens, batch)
+        return vectors.float().cpu().numpy()
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """T per text, with the entity words the run's tagger infers."""
+        torch = self._torch
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        words = [prompt_words(found) for found in self.entities(texts)] if self._uses_entities else None
+        with torch.inference_mode():
+            caption = self.net.caption_backbone(self.net.tokenizer(list(texts)).to(self.device))
+            batch = entity_batch(words, self.bank, self.config.max_entities).to(self.device) if words else None
+            vectors = text_vectors(self.net, self.bank, caption, batch)
+        return vectors.float().cpu().numpy()
+
+    @property
+    def _uses_entities(self) -> bool:
+        return self.config.uses("text_prompt") or self.config.uses("entity_words")
+
+
+def ocr_tokens(texts: Sequence[str], boxes: Sequence[Sequence[float]], confidences: Sequence[float]) -> list[OcrToken]:
+    """OCR columns of one image as tokens."""
+    return [
+        OcrToken(t, tuple(float(v) for v in b), float(c)) for t, b, c in zip(texts, boxes, confidences, strict=True)
+    ]

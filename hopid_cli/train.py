@@ -1,0 +1,67 @@
+"""``hopid train``: train HOPID (or the CLIP-only baseline) from a recipe into a run directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hopid_cli.common import err, handle_errors, out, progress_bar, summary_table
+
+SHOWN = ("t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10", "rsum")
+
+
+@handle_errors
+def train(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML (see recipes/), e.g. recipes/demo-tiny.yaml.")],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a recipe key, e.g. --set train.epochs=5 (repeatable)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Run directory (default: runs/RECIPE_NAME).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint, exactly.")
+    ] = False,
+) -> None:
+    """Train a model; the run directory then serves `hopid index/query/eval --model RUN_DIR`.
+
+    Works under torchrun too: `torchrun --nproc-per-node 2 -m hopid_cli train RECIPE`."""
+    from rich.table import Table
+
+    from hopid.train.loop import train as run_training
+    from hopid.train.recipe import load_recipe
+
+    resolved = load_recipe(recipe, overrides or [])
+    run_dir = out_dir or Path("runs") / str(resolved["name"])
+    main_rank = os.environ.get("RANK", "0") == "0"
+    if not main_rank:
+        summary = run_training(resolved, run_dir, resume=resume)
+        return
+    err.print(f"training {resolved['name']} into {run_dir}")
+    with progress_bar() as update:
+        summary = run_training(resolved, run_dir, resume=resume, progress=update, note=err.print)
+    table = Table(title=f"{resolved['name']}: test split ({summary.run_dir})", title_justify="left")
+    table.add_column("scoring")
+    for metric in SHOWN:
+        table.add_column(metric, justify="right")
+    for scoring, values in summary.metrics.items():
+        table.add_row(scoring, *(f"{values[m]:.1f}" if m == "rsum" else f"{values[m]:.3f}" for m in SHOWN))
+    out.print(table)
+    out.print(
+        summary_table(
+            "run",
+            {
+                "epochs": summary.epochs,
+                "steps": summary.steps,
+                "best epoch (val)": summary.best_epoch,
+                "fusion.alpha (val)": summary.fusion_alpha,
+                "samples/s": round(summary.samples_per_second, 1),
+                "seconds": round(summary.seconds, 1),
+                "resumed at step": summary.resumed_at_step,
+            },
+        )
+    )

@@ -1,0 +1,161 @@
+"""``hopid train`` end to end on a small synthetic set: the run directory, serving it through
+index/query/eval, SIGKILL and --resume, and two-process torchrun against one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from hopid.data.schema import read_table
+from hopid_cli.app import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+SMALL = [
+    "data.synthetic.groups=12",
+    "data.synthetic.variants=4",
+    "data.synthetic.seed=3",
+    "tagger.epochs=3",
+    "train.epochs=3",
+    "train.batch_size=32",
+    "train.checkpoint_every=2",
+    "train.warmup_steps=3",
+    "train.threads=1",
+]
+
+
+def sets(extra: list[str] = ()) -> list[str]:
+    return [arg for item in [*SMALL, *extra] for arg in ("--set", item)]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("HOPID_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_train_writes_a_servable_run(tmp_path, cache):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(REPO / "recipes/demo-tiny.yaml"), *sets(), "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    for name in ("config.yaml", "model.safetensors", "query.safetensors", "run.json", "provenance.json"):
+        assert (run / name).is_file(), name
+    assert (run / "tagger" / "tagger.json").is_file() and (run / "checkpoints" / "last.safetensors").is_file()
+    provenance = json.loads((run / "provenance.json").read_text())
+    assert provenance["seed"] == 0 and provenance["data_fingerprint"] and provenance["versions"]["torch"]
+    log = read_table(run / "train_log.parquet", "train_log")
+    assert log.filter(pl.col("kind") == "val")["epoch"].unique().sort().to_list() == [1, 2, 3]
+    metrics = read_table(run / "metrics.parquet", "metrics")
+    assert set(metrics["model"].to_list()) == {"dense", "fused"}
+    query_side = load_file(str(run / "query.safetensors"))
+    assert any(k.startswith("text_fusion.") for k in query_side)
+    assert not any(k.startswith(("clip.visual.", "distiller.")) for k in query_side)
+
+    again = runner.invoke(app, ["train", str(REPO / "recipes/demo-tiny.yaml"), *sets(), "--out", str(run)])
+    assert again.exit_code == 2 and "--resume" in again.output  # a finished run is never overwritten
+
+    dataset = next(cache.glob("synthetic-*"))
+    index = tmp_path / "index"
+    built = runner.invoke(app, ["index", str(dataset / "images"), "--model", str(run), "--index", str(index)])
+    assert built.exit_code == 0, built.output
+    manifest = json.loads((index / "manifest.json").read_text())
+    assert manifest["model"] == str(run.resolve()) and manifest["dim"] == 128
+    answer = runner.invoke(app, ["query", "a red truck", "--index", str(index), "--json", "-k", "3"])
+    assert answer.exit_code == 0, answer.output
+    assert len(json.loads(answer.stdout)) == 3
+    mismatch = runner.invoke(app, ["query", "a red truck", "--index", str(index), "--model", "tiny"])
+    assert mismatch.exit_code == 2 and "does not match the index" in mismatch.output
+    evaluated = runner.invoke(app, ["eval", str(dataset), "--model", str(run), "--json", "--dense-only"])
+    assert evaluated.exit_code == 0, evaluated.output
+    dense = json.loads(evaluated.stdout)
+    stored = dict(metrics.filter(pl.col("model") == "dense").select("metric", "value").iter_rows())
+    assert dense["rsum"] == pytest.approx(stored["rsum"], abs=1e-6)  # serving encodes exactly as training did
+
+
+def test_not_a_run_directory_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["eval", str(tmp_path), "--model", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "not a finished training run" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epochz: 3\n")
+    result = runner.invoke(app, ["train", str(bad), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "unknown key 'train.epochz'" in result.output and "train.epochs" in result.output
+
+
+def _final(run: Path) -> tuple[dict, dict]:
+    metrics = read_table(run / "metrics.parquet", "metrics")
+    return (
+        {(m, s): v for m, s, v in metrics.select("metric", "model", "value").iter_rows()},
+        load_file(str(run / "model.safetensors")),
+    )
+
+
+def test_killed_training_resumes_to_the_same_result(tmp_path, cache):
+    recipe = str(REPO / "recipes/demo-tiny.yaml")
+    whole = tmp_path / "whole"
+    assert runner.invoke(app, ["train", recipe, *sets(), "--out", str(whole)]).exit_code == 0
+
+    broken = tmp_path / "broken"
+    env = dict(os.environ, HOPID_CACHE=str(cache))
+    command = [sys.executable, "-m", "hopid_cli", "train", recipe, *sets(), "--out", str(broken)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = broken / "checkpoints" / "last.safetensors"
+    deadline = time.monotonic() + 600
+    while not checkpoint.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert checkpoint.is_file() and not (broken / "run.json").is_file(), "the run was not cut short"
+
+    resumed = runner.invoke(app, ["train", recipe, *sets(), "--out", str(broken), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming at step" in resumed.output
+    metrics_whole, weights_whole = _final(whole)
+    metrics_resumed, weights_resumed = _final(broken)
+    assert metrics_resumed == pytest.approx(metrics_whole, abs=1e-6)
+    for name, tensor in weights_whole.items():
+        assert (tensor - weights_resumed[name]).abs().max().item() < 1e-5, name
+
+    changed = runner.invoke(app, ["train", recipe, *sets(["train.lr=0.5"]), "--out", str(broken), "--resume"])
+    assert changed.exit_code == 2 and "different recipe" in changed.output
+
+
+def test_two_process_torchrun_matches_one_process(tmp_path, cache):
+    recipe = str(REPO / "recipes/demo-tiny.yaml")
+    env = dict(os.environ, HOPID_CACHE=str(cache))
+    extra = ["train.epochs=2"]
+    one = tmp_path / "one"
+    two = tmp_path / "two"
+    single = subprocess.run(
+        [sys.executable, "-m", "hopid_cli", "train", recipe, *sets(extra), "--out", str(one)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533"]
+    double = subprocess.run(
+        [*launcher, "-m", "hopid_cli", "train", recipe, *sets(extra), "--out", str(two)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert double.returncode == 0, double.stderr[-3000:]
+    metrics_one, weights_one = _final(one)
+    metrics_two, weights_two = _final(two)
+    assert metrics_two == pytest.approx(metrics_one, abs=0.01)
+    drift = max((weights_one[n] - weights_two[n]).abs().max().item() for n in weights_one)
+    assert drift < 1e-3, drift
