@@ -107,6 +107,12 @@ def ensure_tagger(root: Path, run_dir: Path, recipe: dict, world: dist_.World, p
     from hopid.entities.tagger import INFO_FILE, load_tagger, train_tagger
 
     tagger_dir = run_dir / "tagger"
+    source = recipe["tagger"]["copy_from"]
+    if world.is_main and not (tagger_dir / INFO_FILE).is_file() and source:
+        import shutil
+
+        load_tagger(source)  # a clear error when it is not a tagger
+        shutil.copytree(source, tagger_dir, dirs_exist_ok=True)
     if world.is_main and not (tagger_dir / INFO_FILE).is_file():
         train_tagger(
             root,
@@ -478,12 +484,12 @@ class Trainer:
         dense = self.split_scores(self.val_data)
         lexical = self._lexical(self.val_data)
         select_on = self.recipe["eval"]["select_on"]
-        scored = []
+        scored = {}
         for alpha in sorted(self.recipe["eval"]["alphas"]):
             metrics = caption_protocol(fuse(dense, lexical, alpha), self.val_data.caption_image)
-            scored.append((metrics[select_on], -alpha))
+            scored[alpha] = metrics[select_on]
             self.log.append(self._row(0, -1, "alpha", f"{select_on}@{alpha}", metrics[select_on]))
-        return -max(scored)[1]
+        return choose_alpha(scored, self.recipe["eval"]["alpha_tolerance"])
 
     def _write_outputs(self, state: dict, alpha: float, metrics: dict[str, dict[str, float]]) -> None:
         state_dict = self.net.state_dict()
@@ -512,6 +518,12 @@ class Trainer:
         write_table(self.log, table_path(self.run_dir, "train_log"), "train_log")
         if len(self.errors):
             self.errors.save(self.run_dir)
+
+
+def choose_alpha(scores: dict[float, float], tolerance: float) -> float:
+    """The largest alpha whose score is within ``tolerance`` of the best."""
+    best = max(scores.values())
+    return max(alpha for alpha, score in scores.items() if score >= best - tolerance)
 
 
 def provenance_of(recipe: dict[str, Any], root: Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
         "test_split": "test",
     },
     "ocr_noise": {"drop": 0.1, "misspell": 0.15, "merge": 0.05, "variants": 3},
-    "tagger": {"epochs": 8},
+    "tagger": {"epochs": 8, "copy_from": None},  # copy_from: an existing tagger directory to reuse
     "model": NetConfig().to_dict(),
     "loss": {"triplet": 1.0, "margin": 0.2, "infonce": 0.0},
     "train": {
@@ -48,7 +48,9 @@ DEFAULTS: dict[str, Any] = {
         "cache_frozen": True,
         "group_batches": False,  # batches of whole object_id groups (hard negatives), when images have them  # a frozen image tower runs once per image, not once per epoch
     },
-    "eval": {"select_on": "rsum", "alphas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]},
+    # fusion.alpha: the val score of each alpha; those within alpha_tolerance of the best are ties, and the
+    # largest of them is kept (the scene-text channel is precise when it fires; a small val split cannot tell)
+    "eval": {"select_on": "rsum", "alphas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0], "alpha_tolerance": 1.0},
 }
 
 
@@ -90,13 +92,26 @@ def parse_override(text: str) -> dict[str, Any]:
     return tree
 
 
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def find_recipe(name: str | Path) -> Path:
+    """A recipe path as given, else ``recipes/NAME.yaml`` of this checkout (``demo-tiny`` works)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    for candidate in (RECIPES_DIR / path, RECIPES_DIR / f"{path}.yaml"):
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))) or "none found"
+    raise HopidError(f"{name}: no such recipe file (recipes in {RECIPES_DIR}: {known})")
+
+
 def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:
     """The defaults, updated by the recipe file and then by each ``--set``; checked."""
     recipe = copy.deepcopy(DEFAULTS)
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise HopidError(f"{path}: no such recipe file (see recipes/ for examples)")
+        path = find_recipe(path)
         try:
             loaded = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
