@@ -65,7 +65,7 @@ def demo(
         runs = {}
         for step, (key, recipe_name) in enumerate(RECIPES.items(), start=4):
             run_dir = out_dir / "runs" / key
-            err.print(f"{step}/7 training {recipe_name} (tiny backbone, ground-truth OCR with OCR-noise augmentation)")
+            err.print(f"{step}/7 training {recipe_name} (tiny backbone; ground-truth OCR made noisy)")
             overrides = [f"data.dataset={dataset_dir}", f"tagger.copy_from={tagger_dir}"]
             overrides += [f"train.epochs={epochs}"] if epochs else []
             if not (run_dir / RUN_FILE).is_file():
@@ -96,7 +96,8 @@ def demo(
         out.print(_side_by_side(searcher, caption["text"], caption["image_id"]))
     out.print(_metrics_table(results))
     out.print(
-        f"tagger F1 on test {report.test.f1:.3f} · dataset {dataset_dir} · runs {out_dir / 'runs'} · index {index_dir}\n"
+        f"tagger F1 on test {report.test.f1:.3f} · dataset {dataset_dir} · runs {out_dir / 'runs'}"
+        f" · index {index_dir}\n"
         f'try: hopid query "{picks["text"][0]}" --index {index_dir}'
     )
 

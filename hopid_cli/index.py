@@ -14,7 +14,11 @@ from hopid_cli.common import err, handle_errors, out, progress_bar, summary_tabl
 def index(
     images_dir: Annotated[Path, typer.Argument(help="Folder of images (searched recursively).")],
     model: Annotated[
-        str, typer.Option(help="tiny | ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) | ARCH:/path/to/weights.")
+        str,
+        typer.Option(
+            help="tiny | RUN_DIR (from hopid train) | ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) "
+            "| ARCH:/path/to/weights."
+        ),
     ] = "tiny",
     ocr_engine: Annotated[str | None, typer.Option(help="OCR engine (default: the measured best).")] = None,
     index_dir: Annotated[

@@ -20,9 +20,7 @@ def train(
         list[str] | None,
         typer.Option("--set", help="Override a recipe key, e.g. --set train.epochs=5 (repeatable)."),
     ] = None,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Run directory (default: runs/RECIPE_NAME).")
-    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/RECIPE_NAME).")] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint, exactly.")
     ] = False,

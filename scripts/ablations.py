@@ -35,7 +35,10 @@ ROWS: dict[str, tuple[str, list[str]]] = {
 SPEED: dict[str, tuple[str, list[str]]] = {
     "HOPID, towers trained": ("demo-tiny", ["train.epochs=3"]),
     "CLIP-only, towers trained": ("demo-tiny-cliponly", ["train.epochs=3"]),
-    "HOPID, frozen towers, cached": ("demo-tiny", ["train.epochs=3", "model.freeze_image=true", "model.freeze_text=true"]),
+    "HOPID, frozen towers, cached": (
+        "demo-tiny",
+        ["train.epochs=3", "model.freeze_image=true", "model.freeze_text=true"],
+    ),
     "HOPID, frozen towers, uncached": (
         "demo-tiny",
         ["train.epochs=3", "model.freeze_image=true", "model.freeze_text=true", "train.cache_frozen=false"],
@@ -124,13 +127,16 @@ def main(argv: list[str]) -> None:
             }
             print(f"{name}: held-out dense R@1 {dense['t2i_r1']:.3f} rsum {dense['rsum']:.1f}", file=sys.stderr)
     (args.out / "ablations.json").write_text(json.dumps(results, indent=2))
-    print("| model | test dense R@1 | test dense rSum | held-out dense R@1 | held-out dense rSum | held-out fused R@1 |")
+    print(
+        "| model | test dense R@1 | test dense rSum | held-out dense R@1 | held-out dense rSum | held-out fused R@1 |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
         if r["table"] == "ablation":
+            test, dense, fused = r["test_dense"], r["heldout_dense"], r["heldout_fused"]
             print(
-                f"| {name} | {r['test_dense']['t2i_r1']:.3f} | {r['test_dense']['rsum']:.1f} | "
-                f"{r['heldout_dense']['t2i_r1']:.3f} | {r['heldout_dense']['rsum']:.1f} | {r['heldout_fused']['t2i_r1']:.3f} |"
+                f"| {name} | {test['t2i_r1']:.3f} | {test['rsum']:.1f} | "
+                f"{dense['t2i_r1']:.3f} | {dense['rsum']:.1f} | {fused['t2i_r1']:.3f} |"
             )
     print("\n| training | samples/s |\n| --- | ---: |")
     for name, r in results.items():

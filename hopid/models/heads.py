@@ -57,7 +57,9 @@ class OcrEntityEncoder(nn.Module):
 
     def __init__(self, dim: int, token_width: int, *, geometry: bool = True, appearance: bool = True) -> None:
         super().__init__()
-        self.geometry = nn.Sequential(nn.Linear(GEOMETRY_DIM, dim), nn.GELU(), nn.Linear(dim, dim)) if geometry else None
+        self.geometry = (
+            nn.Sequential(nn.Linear(GEOMETRY_DIM, dim), nn.GELU(), nn.Linear(dim, dim)) if geometry else None
+        )
         self.appearance = nn.Linear(token_width, dim) if appearance else None
         self.norm = nn.LayerNorm(dim)
 

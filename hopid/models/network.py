@@ -215,14 +215,12 @@ class HopidNet(nn.Module):
             fused = self.image_fusion(global_feature, distilled, local)
             return F.normalize(self.image_out(fused), dim=-1)
         visual = F.normalize(self.image_out(self.image_fusion(global_feature, None, local)), dim=-1)
-        if distilled is None:
-            scene = self.no_scene.to(visual.dtype).expand_as(visual)
-        else:
-            scene = self.entity_out(distilled)
-        return self._join(visual, scene)
+        return self._join(visual, distilled, self.entity_out)
 
-    def _join(self, main: torch.Tensor, scene: torch.Tensor) -> torch.Tensor:
-        """``[main ; gate * scene]`` of two unit vectors, normalised: T.V = (main part + gate² scene part) / (1 + gate²)."""
+    def _join(self, main: torch.Tensor, scene: torch.Tensor | None, projection: nn.Module) -> torch.Tensor:
+        """``[main ; gate * scene]`` of two unit vectors, normalised, so that
+        T.V = (main part + gate² * scene part) / (1 + gate²); no scene feature: the learned default."""
+        scene = self.no_scene.to(main.dtype).expand_as(main) if scene is None else projection(scene)
         scene = F.normalize(scene, dim=-1) * self.scene_gate.to(main.dtype)
         return F.normalize(torch.cat([main, scene], dim=-1), dim=-1)
 
@@ -239,12 +237,7 @@ class HopidNet(nn.Module):
             fused = self.text_fusion(caption, prompt, words, entity_mask)
             return F.normalize(self.text_out(fused), dim=-1)
         main = F.normalize(self.text_out(caption), dim=-1)
-        scene = self.text_fusion.scene(prompt, words, entity_mask)
-        if scene is None:
-            scene = self.no_scene.to(main.dtype).expand_as(main)
-        else:
-            scene = self.scene_out(scene)
-        return self._join(main, scene)
+        return self._join(main, self.text_fusion.scene(prompt, words, entity_mask), self.scene_out)
 
     def trainable_parameters(self) -> list[tuple[str, nn.Parameter]]:
         return [(n, p) for n, p in self.named_parameters() if p.requires_grad]

@@ -18,8 +18,15 @@ from PIL import Image
 
 from hopid.entities.prompt import prompt_words
 from hopid.errors import HopidError
-from hopid.models.inputs import OcrToken, entity_batch, image_vectors, keep_tokens, ocr_batch, prompted_image
-from hopid.models.inputs import text_vectors
+from hopid.models.inputs import (
+    OcrToken,
+    entity_batch,
+    image_vectors,
+    keep_tokens,
+    ocr_batch,
+    prompted_image,
+    text_vectors,
+)
 from hopid.models.network import HopidNet, NetConfig, WordBank
 from hopid.models.spec import RUN_CONFIG, RUN_WEIGHTS, ModelSpec
 

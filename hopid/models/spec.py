@@ -45,11 +45,13 @@ def parse_model_spec(text: str) -> ModelSpec:
         return ModelSpec(str(run_dir), "run", "run", str(run_dir))
     if text.startswith("hf-hub:"):
         return ModelSpec(text, "pretrained", text, None)
+    if ":" not in text and ("/" in text or "\\" in text):
+        raise HopidError(f"--model {text!r}: no such run directory; train one with `hopid train RECIPE --out DIR`")
     arch, sep, source = text.partition(":")
     if not sep or not arch or not source:
         raise HopidError(
-            f"--model {text!r}: expected tiny, ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) "
-            "or ARCH:/path/to/weights"
+            f"--model {text!r}: expected tiny, a run directory from `hopid train`, "
+            "ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) or ARCH:/path/to/weights"
         )
     looks_like_path = "/" in source or "\\" in source or source.endswith((".safetensors", ".pt", ".bin", ".pth"))
     if looks_like_path or Path(source).exists():

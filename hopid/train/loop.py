@@ -251,8 +251,13 @@ class Trainer:
         """Run the frozen image tower once per image (kept on disk under cache/ for the next run)."""
         from safetensors.torch import load_file
 
-        key = fingerprint(self.config.backbone, self.config.visual_prompt, self.config.prompt_color,
-                          self.config.prompt_width, data.image_ids)
+        key = fingerprint(
+            self.config.backbone,
+            self.config.visual_prompt,
+            self.config.prompt_color,
+            self.config.prompt_width,
+            data.image_ids,
+        )
         path = self.run_dir / "cache" / f"images-{data.name}-{key}.safetensors"
         if path.is_file():
             cached = load_file(str(path))

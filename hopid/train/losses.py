@@ -31,7 +31,9 @@ def triplet_hardest(
     return ((t2i + i2t) * has_negative).sum() / has_negative.sum().clamp_min(1)
 
 
-def info_nce(text: torch.Tensor, image: torch.Tensor, image_keys: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+def info_nce(
+    text: torch.Tensor, image: torch.Tensor, image_keys: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
     """CLIP's symmetric cross-entropy; other rows of the same image are masked out."""
     logits = logit_scale.exp().clamp(max=100) * (text @ image.t())
     excluded = _same_image(image_keys) & ~torch.eye(len(text), dtype=torch.bool, device=text.device)

@@ -45,8 +45,8 @@ DEFAULTS: dict[str, Any] = {
         "amp": "auto",  # auto (on a GPU), on, off
         "device": "auto",
         "threads": None,  # CPU threads per process (None: torch's default)
-        "cache_frozen": True,
-        "group_batches": False,  # batches of whole object_id groups (hard negatives), when images have them  # a frozen image tower runs once per image, not once per epoch
+        "cache_frozen": True,  # a frozen image tower runs once per image, not once per epoch
+        "group_batches": False,  # batches of whole object_id groups (hard negatives), when images have them
     },
     # fusion.alpha: the val score of each alpha; those within alpha_tolerance of the best are ties, and the
     # largest of them is kept (the scene-text channel is precise when it fires; a small val split cannot tell)
