@@ -231,19 +231,26 @@ class Trainer:
                 self._cache_frozen(data)
             if self.config.freeze_text and self.train_cfg["cache_frozen"]:
                 data.caption_features = self._caption_features(data)
-        groups = [
-            {"params": [], "lr": self.train_cfg["backbone_lr"], "weight_decay": self.train_cfg["weight_decay"]},
-            {"params": [], "lr": self.train_cfg["backbone_lr"], "weight_decay": 0.0},
-            {"params": [], "lr": self.train_cfg["lr"], "weight_decay": self.train_cfg["weight_decay"]},
-            {"params": [], "lr": self.train_cfg["lr"], "weight_decay": 0.0},
-        ]
-        self.parameters = []
+        self._make_optimizer()
+
+    def _make_optimizer(self) -> None:
+        """AdamW: the towers at ``backbone_lr``, the heads at ``lr``; no weight decay on 1-d weights."""
+        groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
         for name, parameter in self.net.trainable_parameters():
-            group = (0 if name.startswith("clip.") else 2) + (1 if parameter.ndim < 2 else 0)
-            groups[group]["params"].append(parameter)
-            self.parameters.append(parameter)
-        self.base_lrs = [g["lr"] for g in groups]
-        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], betas=(0.9, 0.98), eps=1e-6)
+            groups.setdefault((name.startswith("clip."), parameter.ndim < 2), []).append(parameter)
+        self.parameters = [p for _, p in self.net.trainable_parameters()]
+        self.optimizer = torch.optim.AdamW(
+            [
+                {
+                    "params": params,
+                    "lr": self.train_cfg["backbone_lr"] if tower else self.train_cfg["lr"],
+                    "weight_decay": 0.0 if flat else self.train_cfg["weight_decay"],
+                }
+                for (tower, flat), params in sorted(groups.items())
+            ],
+            betas=(0.9, 0.98),
+            eps=1e-6,
+        )
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and not torch.cuda.is_bf16_supported())
 
