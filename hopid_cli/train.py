@@ -40,8 +40,12 @@ def train(
         summary = run_training(resolved, run_dir, resume=resume)
         return
     err.print(f"training {resolved['name']} into {run_dir}")
-    with progress_bar() as update:
-        summary = run_training(resolved, run_dir, resume=resume, progress=update, note=err.print)
+    try:
+        with progress_bar() as update:
+            summary = run_training(resolved, run_dir, resume=resume, progress=update, note=err.print)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: continue from the last checkpoint with the same command and --resume")
+        raise typer.Exit(130) from None
     table = Table(title=f"{resolved['name']}: test split ({summary.run_dir})", title_justify="left")
     table.add_column("scoring")
     for metric in SHOWN:

@@ -47,39 +47,18 @@ SPEED: dict[str, tuple[str, list[str]]] = {
 
 
 def heldout(root: Path) -> Path:
-    """The held-out folder dataset (seed 4242, captions that name their scene text), OCR by the default engine."""
-    import csv
-
-    import polars as pl
-
+    """The held-out folder dataset (its own seed, captions that name their scene text), OCR by the default engine."""
     from hopid.data.dataset import Dataset
     from hopid.data.folder import prepare_folder
-    from hopid.data.schema import read_table
-    from hopid.data.synthetic import generate
-    from hopid.entities.weak_labels import weak_spans
+    from hopid.data.synthetic.heldout import write_heldout_folder
     from hopid.ocr.registry import DEFAULT_ENGINE
     from hopid.ocr.stage import ocr_dataset
 
     dataset = root / "heldout"
-    if (dataset / "ocr.parquet").is_file():
-        return dataset
-    source = root / "heldout-source"
-    generate(source, seed=4242, groups=12, variants=4)
-    images = read_table(source / "images.parquet", "images").filter(pl.col("split") == "test")
-    captions = read_table(source / "captions.parquet", "captions")
-    words = dict(read_table(source / "ocr.parquet", "ocr").group_by("image_id").agg(pl.col("text")).iter_rows())
-    rows = [
-        {"image": path, "caption": text}
-        for image_id, path in images.select("image_id", "path").iter_rows()
-        for text in captions.filter(pl.col("image_id") == image_id)["text"].to_list()
-        if weak_spans(text, words.get(image_id, []))
-    ]
-    with open(source / "captions.csv", "w", newline="") as handle:  # image paths are relative to the CSV
-        writer = csv.DictWriter(handle, fieldnames=["image", "caption"])
-        writer.writeheader()
-        writer.writerows(rows)
-    prepare_folder(source / "images", dataset, source / "captions.csv")
-    ocr_dataset(Dataset.open(dataset), DEFAULT_ENGINE)
+    if not (dataset / "ocr.parquet").is_file():
+        source = root / "heldout-source"
+        prepare_folder(source / "images", dataset, write_heldout_folder(source))
+        ocr_dataset(Dataset.open(dataset), DEFAULT_ENGINE)
     return dataset
 
 

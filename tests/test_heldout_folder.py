@@ -1,16 +1,15 @@
 """The held-out check, end to end through the CLI: unseen synthetic words as a plain folder plus a
 captions CSV with extra columns -> prepare folder -> ocr (default engine) -> eval with the tiny model."""
 
-import csv
 import json
 
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from hopid.data.folder import read_captions_file
 from hopid.data.schema import read_table
-from hopid.data.synthetic import generate
-from hopid.entities.weak_labels import weak_spans
+from hopid.data.synthetic.heldout import write_heldout_folder
 from hopid_cli.app import app
 
 pytestmark = pytest.mark.slow
@@ -19,22 +18,9 @@ runner = CliRunner()
 
 def test_scene_text_alone_retrieves_unseen_words(tmp_path):
     source = tmp_path / "source"
-    generate(source, seed=4242, groups=12, variants=4)
-    images = read_table(source / "images.parquet", "images").filter(pl.col("split") == "test")
-    captions = read_table(source / "captions.parquet", "captions")
-    ocr = read_table(source / "ocr.parquet", "ocr")
-    words_of = dict(ocr.group_by("image_id").agg(pl.col("text")).iter_rows())
-    rows = []
-    for image_id, path in images.select("image_id", "path").iter_rows():
-        for text in captions.filter(pl.col("image_id") == image_id)["text"].to_list():
-            if weak_spans(text, words_of.get(image_id, [])):  # captions that name their scene text
-                rows.append({"image": path, "caption": text, "rating": "5", "notes": "held out"})
+    csv_path = write_heldout_folder(source, extra_columns={"rating": "5", "notes": "held out"})
+    rows = read_captions_file(csv_path).to_dicts()
     assert len(rows) >= 20
-    csv_path = source / "captions.csv"
-    with open(csv_path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
     dataset = tmp_path / "heldout"
     prepared = runner.invoke(

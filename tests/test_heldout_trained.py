@@ -4,16 +4,13 @@ its words are new) read by the default OCR engine."""
 
 from __future__ import annotations
 
-import csv
 import json
 
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from hopid.data.schema import read_table
-from hopid.data.synthetic import generate
-from hopid.entities.weak_labels import weak_spans
+from hopid.data.synthetic.heldout import write_heldout_folder
 from hopid_cli.app import app
 
 pytestmark = pytest.mark.slow
@@ -22,27 +19,14 @@ runner = CliRunner()
 
 def heldout_folder(tmp_path) -> tuple:
     source = tmp_path / "source"
-    generate(source, seed=4242, groups=12, variants=4)
-    images = read_table(source / "images.parquet", "images").filter(pl.col("split") == "test")
-    captions = read_table(source / "captions.parquet", "captions")
-    words_of = dict(read_table(source / "ocr.parquet", "ocr").group_by("image_id").agg(pl.col("text")).iter_rows())
-    rows = [
-        {"image": path, "caption": text}
-        for image_id, path in images.select("image_id", "path").iter_rows()
-        for text in captions.filter(pl.col("image_id") == image_id)["text"].to_list()
-        if weak_spans(text, words_of.get(image_id, []))
-    ]
-    csv_path = source / "captions.csv"  # image paths are relative to the CSV
-    with open(csv_path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["image", "caption"])
-        writer.writeheader()
-        writer.writerows(rows)
+    csv_path = write_heldout_folder(source)
     dataset = tmp_path / "heldout"
     prepared = runner.invoke(
         app, ["prepare", "folder", str(source / "images"), str(dataset), "--captions", str(csv_path)]
     )
     assert prepared.exit_code == 0, prepared.output
-    return dataset, {w.lower() for ws in words_of.values() for w in ws}
+    words = read_table(source / "ocr.parquet", "ocr")["text"].to_list()
+    return dataset, {w.lower() for w in words}
 
 
 def evaluate(dataset, run, *extra) -> dict:

@@ -55,7 +55,7 @@ def embed_images(
     image_ids = images["image_id"].to_list()
     tokens_of = None
     if ocr is not None and getattr(encoder, "needs_ocr", False):
-        from hopid.train.data import tokens_by_image
+        from hopid.models.inputs import tokens_by_image
 
         tokens_of = tokens_by_image(ocr)
     vectors = np.zeros((len(paths), encoder.dim), dtype=np.float32)

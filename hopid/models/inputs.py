@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import polars as pl
 import torch
 from PIL import Image
 
@@ -29,6 +30,18 @@ class OcrToken:
     def area(self) -> float:
         xs, ys = self.box[0::2], self.box[1::2]
         return (max(xs) - min(xs)) * (max(ys) - min(ys))
+
+
+def tokens_by_image(ocr: pl.DataFrame) -> dict[str, list[OcrToken]]:
+    """Rows of an ``ocr`` table grouped per image, in token order."""
+    out: dict[str, list[OcrToken]] = {}
+    if ocr.is_empty():
+        return out
+    for image_id, text, box, confidence in (
+        ocr.sort("image_id", "token_index").select("image_id", "text", "box", "confidence").iter_rows()
+    ):
+        out.setdefault(image_id, []).append(OcrToken(text, tuple(float(v) for v in box), float(confidence)))
+    return out
 
 
 def keep_tokens(tokens: Sequence[OcrToken], limit: int) -> list[OcrToken]:

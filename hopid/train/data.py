@@ -18,23 +18,11 @@ from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.entities.prompt import prompt_words
 from hopid.errors import HopidError
-from hopid.models.inputs import OcrToken, keep_tokens, prompted_image
+from hopid.models.inputs import OcrToken, keep_tokens, prompted_image, tokens_by_image
 from hopid.models.network import HopidNet
 from hopid.train.ocr_noise import NoiseConfig, add_noise, noisy_strings
 
 Progress = Callable[[str, int, int], None]
-
-
-def tokens_by_image(ocr: pl.DataFrame) -> dict[str, list[OcrToken]]:
-    """OCR rows grouped per image, in token order."""
-    out: dict[str, list[OcrToken]] = {}
-    if ocr.is_empty():
-        return out
-    for image_id, text, box, confidence in (
-        ocr.sort("image_id", "token_index").select("image_id", "text", "box", "confidence").iter_rows()
-    ):
-        out.setdefault(image_id, []).append(OcrToken(text, tuple(float(v) for v in box), float(confidence)))
-    return out
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> random.Random:
