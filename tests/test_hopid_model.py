@@ -189,3 +189,17 @@ def test_fusion_alpha_is_the_largest_of_the_validation_ties():
     assert choose_alpha(scores, tolerance=1.0) == 0.5
     assert choose_alpha(scores, tolerance=0.0) == 0.2
     assert choose_alpha({0.0: 500.0, 1.0: 400.0}, tolerance=1.0) == 0.0
+
+
+def test_recipe_numbers_are_checked_and_converted():
+    resolved = load_recipe(None, ["train.lr=1e-4", "train.epochs=2.0"])
+    assert resolved["train"]["lr"] == 1e-4 and resolved["train"]["epochs"] == 2
+    for bad, message in [
+        ("train.lr=fast", "train.lr must be a number"),
+        ("train.epochs=2.5", "train.epochs must be a whole number"),
+        ("ocr_noise.variants=0", "positive integer"),
+        ("eval.select_on=accuracy", "eval.select_on must be one of"),
+        ("model.backbone=hf-hub:org/model", "hf-hub"),
+    ]:
+        with pytest.raises(HopidError, match=message):
+            load_recipe(None, [bad])

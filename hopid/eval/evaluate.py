@@ -104,9 +104,7 @@ def text_scores(
     """Captions x images scene-text scores (entity spans from the dataset unless given)."""
     if spans is None:
         spans = caption_entity_spans(dataset, captions)
-    return scene_text_scores(
-        dataset.ocr(ocr_engine), images["image_id"].to_list(), captions["text"].to_list(), spans
-    )
+    return scene_text_scores(dataset.ocr(ocr_engine), images["image_id"].to_list(), captions["text"].to_list(), spans)
 
 
 def evaluate(

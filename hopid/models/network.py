@@ -93,9 +93,15 @@ class HopidNet(nn.Module):
         self.config = config
         self.clip = clip
         self.tokenizer = tokenizer
+        if not hasattr(clip, "text_projection") or not hasattr(clip.visual, "output_tokens"):
+            raise HopidError(
+                f"backbone {config.backbone!r}: HOPID needs an open_clip CLIP with a ViT image tower "
+                "(e.g. ViT-B-32, ViT-B-16, or tiny)"
+            )
         clip.visual.output_tokens = True
         dim = int(clip.text_projection.shape[1])
-        token_width = int(clip.visual.proj.shape[0]) if clip.visual.proj is not None else dim
+        proj = getattr(clip.visual, "proj", None)
+        token_width = int(proj.shape[0]) if proj is not None else dim
         self.dim = dim
         self.token_width = token_width
         if config.freeze_image:
@@ -185,9 +191,10 @@ class HopidNet(nn.Module):
         tower = self.frozen_text
         device = next(tower.parameters()).device
         parts = [torch.zeros(0, self.dim, device=device)]
-        for start in range(0, len(strings), batch_size):
-            ids = self.tokenizer(list(strings[start : start + batch_size])).to(device)
-            parts.append(F.normalize(tower.encode_text(ids).float(), dim=-1))
+        with torch.autocast(device.type, enabled=False):  # fp32 as in serving, also inside AMP training
+            for start in range(0, len(strings), batch_size):
+                ids = self.tokenizer(list(strings[start : start + batch_size])).to(device)
+                parts.append(F.normalize(tower.encode_text(ids).float(), dim=-1))
         sketches = spelling_sketches(list(strings), self.word_dim - self.dim).to(device)
         return torch.cat([torch.cat(parts), sketches], dim=1)
 

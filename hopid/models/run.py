@@ -69,6 +69,10 @@ class RunEncoder:
             raise HopidError(f"{self.run_dir}: the weights do not fit the run's configuration ({exc})") from exc
         self.net.eval()
         self.preprocess = backbone.preprocess
+        if self.info.get("preprocess"):  # the backbone's own (a pretrained tag may differ from the defaults)
+            from open_clip.transform import PreprocessCfg, image_transform_v2
+
+            self.preprocess = image_transform_v2(PreprocessCfg(**self.info["preprocess"]), is_train=False)
         self.device = device
         self.bank = WordBank(self.net)
         self.dim = self.net.out_dim

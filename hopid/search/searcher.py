@@ -130,9 +130,7 @@ class Searcher:
             for rank, i in enumerate(order)
         ]
 
-    def search(
-        self, text: str, k: int = 10, *, dense_only: bool = False, alpha: float | None = None
-    ) -> list[Hit]:
+    def search(self, text: str, k: int = 10, *, dense_only: bool = False, alpha: float | None = None) -> list[Hit]:
         """Text -> images, best first; ``alpha`` defaults to the model's fusion.alpha."""
         text = check_query(text)
         query_vector = self.encoder.encode_texts([text])[0]
@@ -145,4 +143,16 @@ class Searcher:
             image = load_rgb(image_path)
         except ImageLoadError as exc:
             raise HopidError(f"{image_path}: {exc}") from exc
-        return self._rank(self.encoder.encode_images([image])[0], k)
+        ocr = None
+        if getattr(self.encoder, "needs_ocr", False):  # embed the query as the index embedded its images
+            ocr = [self._read_scene_text(image_path)]
+        return self._rank(self.encoder.encode_images([image], ocr)[0], k)
+
+    def _read_scene_text(self, image_path: str | Path) -> list:
+        from hopid.models.inputs import OcrToken
+        from hopid.ocr.pool import ocr_paths
+
+        result = next(iter(ocr_paths([Path(image_path)], self.manifest["ocr_engine"], workers=1)))
+        if result.error:
+            raise HopidError(f"{image_path}: {result.error}")
+        return [OcrToken(w.text, tuple(float(v) for v in w.box), float(w.confidence)) for w in result.words]

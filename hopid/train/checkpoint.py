@@ -52,9 +52,12 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     from safetensors import safe_open
 
     tensors = load_weights(path)
-    with safe_open(str(path), "pt") as handle:
-        state = json.loads((handle.metadata() or {}).get("state", "{}"))
-    if "step" not in state:
+    try:
+        with safe_open(str(path), "pt") as handle:
+            state = json.loads((handle.metadata() or {}).get("state", "{}"))
+    except (ValueError, OSError) as exc:
+        raise HopidError(f"{path}: unreadable checkpoint metadata ({exc}); start afresh without --resume") from exc
+    if not isinstance(state, dict) or "step" not in state or "param_groups" not in state:
         raise HopidError(f"{path}: not a hopid training checkpoint")
     weights = {name[len("model.") :]: t for name, t in tensors.items() if name.startswith("model.")}
     missing = [n for n, p in model.named_parameters() if p.requires_grad and n not in weights]

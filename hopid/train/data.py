@@ -16,7 +16,7 @@ import torch
 from hopid.data.dataset import Dataset
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
-from hopid.entities.prompt import prompt_words
+from hopid.entities.prompt import hopid_prompt, prompt_words
 from hopid.errors import HopidError
 from hopid.models.inputs import OcrToken, keep_tokens, prompted_image, tokens_by_image
 from hopid.models.network import HopidNet
@@ -46,6 +46,11 @@ class SplitData:
     pixels: torch.Tensor | None = None  # [images, 3, H, W] float16, when the image tower trains
     image_features: tuple[torch.Tensor, torch.Tensor] | None = None  # (G, patch tokens), frozen tower
     caption_features: torch.Tensor | None = None  # frozen text tower
+
+    @property
+    def prompts(self) -> list[str]:
+        """The HOPID prompt of every caption."""
+        return [hopid_prompt(words) for words in self.entity_words]
 
     @property
     def strings(self) -> list[str]:

@@ -168,7 +168,7 @@ class Trainer:
             raise HopidError(
                 f"{self.run_dir}: already holds a run; pass --resume to continue it or choose another --out"
             )
-        if self.resume and saved.is_file():
+        if saved.is_file():  # also a run cut short before its first checkpoint: its tagger and caches stay valid
             import yaml
 
             before = yaml.safe_load(saved.read_text())
@@ -202,6 +202,7 @@ class Trainer:
         self.amp = self.device.startswith("cuda") and self.train_cfg["amp"] in ("auto", "on", True)
         self.root = prepare_dataset(self.recipe, self.world, self.progress)
         self.dataset = Dataset.open(self.root)
+        self.data_fingerprint = dataset_fingerprint(self.root)
         self.ocr = self.dataset.ocr(self.recipe["data"]["ocr_engine"])
         self.tagger = ensure_tagger(self.root, self.run_dir, self.recipe, self.world, self.progress)
         self.net, preprocess = build_net(self.config, self.device, self.seed)
@@ -225,7 +226,7 @@ class Trainer:
         self.preprocess = preprocess
         self.bank = WordBank(self.net)
         for data in (self.train_data, self.val_data):
-            self.bank.add(data.strings + data.all_noise_strings(self.noise, self.seed))
+            self.bank.add(data.strings + data.prompts + data.all_noise_strings(self.noise, self.seed))
         for data in (self.train_data, self.val_data):
             if cache_images:
                 self._cache_frozen(data)
@@ -259,10 +260,14 @@ class Trainer:
         from safetensors.torch import load_file
 
         key = fingerprint(
+            __version__,
             self.config.backbone,
-            self.config.visual_prompt,
+            self.config.uses("visual_prompt"),
             self.config.prompt_color,
             self.config.prompt_width,
+            self.config.max_ocr_tokens,
+            self.recipe["data"]["ocr_engine"],
+            self.data_fingerprint,
             data.image_ids,
         )
         path = self.run_dir / "cache" / f"images-{data.name}-{key}.safetensors"
@@ -373,6 +378,7 @@ class Trainer:
         resumed = 0
         if self.resume and (self.run_dir / LAST).is_file():
             state = load_checkpoint(self.run_dir / LAST, self.net, self.optimizer)
+            self.scaler.load_state_dict(state.pop("scaler", {}) or {})
             resumed = state["step"]
             self.note(f"resuming at step {resumed} (epoch {state['epoch'] + 1}, batch {state['position']})")
         self.log = state.pop("log")
@@ -439,17 +445,19 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.parameters, 5.0)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return {"loss": float(loss.detach()), "lr": self.optimizer.param_groups[-1]["lr"], **parts}
+        return {"loss": float(loss.detach()), "lr": max(g["lr"] for g in self.optimizer.param_groups), **parts}
 
     def _save(self, state: dict[str, Any]) -> None:
         if self.world.is_main:
-            save_checkpoint(self.run_dir / LAST, self.net, self.optimizer, dict(state, log=self.log))
+            extra = {"log": self.log, "scaler": self.scaler.state_dict()}
+            save_checkpoint(self.run_dir / LAST, self.net, self.optimizer, dict(state, **extra))
             write_table(self.log, table_path(self.run_dir, "train_log"), "train_log")
 
     # -- after training -------------------------------------------------------------------------------
     def _finish(self, state: dict, began: float, samples_per_second: float, resumed: int) -> TrainSummary:
         from hopid.train.checkpoint import load_weights
 
+        dist_.barrier(self.world)  # rank 0 writes the best weights
         self.net.load_state_dict(load_weights(self.run_dir / WEIGHTS))
         alpha = self._choose_alpha()
         test = load_split(
@@ -462,7 +470,7 @@ class Trainer:
             errors=self.errors,
             need_pixels=True,
         )
-        self.bank.add(test.strings)
+        self.bank.add(test.strings + test.prompts)
         dense = self.split_scores(test)
         fused = fuse(dense, self._lexical(test), alpha)
         metrics = {
@@ -515,6 +523,7 @@ class Trainer:
             "ocr_engine": self.recipe["data"]["ocr_engine"],
             "best_epoch": state["best_epoch"],
             "best_val_score": state["best_score"],
+            "preprocess": dict(getattr(self.net.clip.visual, "preprocess_cfg", None) or {}),
         }
         atomic_write_bytes(self.run_dir / RUN_FILE, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
         provenance = provenance_of(self.recipe, self.root)

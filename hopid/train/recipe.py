@@ -125,12 +125,55 @@ def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
     return recipe
 
 
+FLOATS = (
+    "train.lr",
+    "train.backbone_lr",
+    "train.weight_decay",
+    "loss.triplet",
+    "loss.margin",
+    "loss.infonce",
+    "ocr_noise.drop",
+    "ocr_noise.misspell",
+    "ocr_noise.merge",
+    "eval.alpha_tolerance",
+)
+POSITIVE_INTS = ("train.epochs", "train.batch_size", "train.checkpoint_every", "tagger.epochs", "ocr_noise.variants")
+SELECT_ON = ("rsum", "t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10")
+
+
+def _coerce(recipe: dict[str, Any], key: str, kind: type) -> None:
+    """Make ``key`` a number of ``kind`` (YAML reads ``1e-4`` as a string) or fail with one line."""
+    section, name = key.split(".")
+    value = recipe[section][name]
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        recipe[section][name] = kind(float(value)) if kind is int else kind(value)
+    except (TypeError, ValueError):
+        noun = "whole number" if kind is int else "number"
+        raise HopidError(f"recipe: {key} must be a {noun}, not {value!r}") from None
+
+
 def check_recipe(recipe: dict[str, Any]) -> None:
-    NetConfig.from_dict(recipe["model"])
+    """Types and ranges of the keys the trainer reads; numbers given as strings are converted."""
+    for key in FLOATS:
+        _coerce(recipe, key, float)
+    for key in (*POSITIVE_INTS, "train.warmup_steps", "train.seed"):
+        _coerce(recipe, key, int)
+    for key in POSITIVE_INTS:
+        section, name = key.split(".")
+        if recipe[section][name] < 1:
+            raise HopidError(f"recipe: {key} must be a positive integer, not {recipe[section][name]!r}")
+    config = NetConfig.from_dict(recipe["model"])
+    if config.backbone.startswith("hf-hub:"):
+        raise HopidError("recipe: model.backbone hf-hub:… cannot be rebuilt offline for serving; use ARCH:TAG")
+    if recipe["eval"]["select_on"] not in SELECT_ON:
+        raise HopidError(f"recipe: eval.select_on must be one of {', '.join(SELECT_ON)}")
+    try:
+        recipe["eval"]["alphas"] = [float(a) for a in recipe["eval"]["alphas"]]
+    except (TypeError, ValueError):
+        raise HopidError(f"recipe: eval.alphas must be a list of numbers, not {recipe['eval']['alphas']!r}") from None
     train = recipe["train"]
-    for key in ("epochs", "batch_size", "checkpoint_every"):
-        if not isinstance(train[key], int) or train[key] < 1:
-            raise HopidError(f"recipe: train.{key} must be a positive integer, not {train[key]!r}")
     if train["amp"] not in ("auto", "on", "off", True, False):
         raise HopidError(f"recipe: train.amp must be auto, on or off, not {train['amp']!r}")
     loss = recipe["loss"]
