@@ -15,7 +15,10 @@ SHOWN = ("t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10", "rsum")
 
 @handle_errors
 def train(
-    recipe: Annotated[Path, typer.Argument(help="Recipe YAML (see recipes/), e.g. recipes/demo-tiny.yaml.")],
+    recipe: Annotated[
+        Path,
+        typer.Argument(help="Recipe YAML, or the name of one in recipes/: demo-tiny, demo-tiny-cliponly, ctc-vitb32."),
+    ],
     overrides: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a recipe key, e.g. --set train.epochs=5 (repeatable)."),

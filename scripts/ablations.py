@@ -22,7 +22,7 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "no visual prompt": ("demo-tiny", ["model.visual_prompt=false"]),
     "no OCR entities (and no PED)": ("demo-tiny", ["model.ocr_entities=false"]),
     "no box geometry": ("demo-tiny", ["model.ocr_geometry=false"]),
-    "no box appearance": ("demo-tiny", ["model.ocr_appearance=false"]),
+    "with box appearance": ("demo-tiny", ["model.ocr_appearance=true"]),
     "no PED (mean of X_ocr)": ("demo-tiny", ["model.distill=false"]),
     "no local fusion": ("demo-tiny", ["model.local_fusion=false"]),
     "no text prompt": ("demo-tiny", ["model.text_prompt=false"]),
@@ -84,12 +84,10 @@ def main(argv: list[str]) -> None:
             run_dir = args.out / table / name.replace(" ", "-").replace("(", "").replace(")", "").replace(",", "")
             recipe = load_recipe(recipe_name, overrides)
             if not (run_dir / RUN_FILE).is_file():
-                summary = train(recipe, run_dir, resume=True)
-                speed = summary.samples_per_second
-            else:
-                speed = None
+                train(recipe, run_dir, resume=True)
             encoder = RunEncoder(run_dir)
             metrics = json.loads((run_dir / RUN_FILE).read_text())
+            speed = metrics.get("train_samples_per_second")
             test = {r: v for r, v in _run_metrics(run_dir).items()}
             dense = evaluate(dataset, encoder, dense_only=True).metrics
             fused = evaluate(dataset, encoder).metrics

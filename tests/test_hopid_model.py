@@ -81,6 +81,9 @@ def test_hopid_vectors_follow_the_scene_text_and_the_baseline_ignores_it():
     assert torch.allclose(v.norm(dim=-1), torch.ones(3), atol=1e-5)
     assert not torch.allclose(v[0], v[1], atol=1e-4)  # same pixels, different words
     assert not torch.allclose(t[0], t[1], atol=1e-4)  # same caption, different entity words
+    with_appearance = make_net(ocr_appearance=True)
+    v_app, _ = encode(with_appearance, [["Zorbex"], ["Quilmo"], []], ["a red truck"] * 3, [["Zorbex"], [], []])
+    assert torch.isfinite(v_app).all() and not torch.allclose(v_app[0], v_app[1], atol=1e-4)
     baseline = make_net(scene_text=False)
     v_base, t_base = encode(baseline, [["Zorbex"], ["Quilmo"], []], ["a red truck"] * 3, [["Zorbex"], ["Quilmo"], []])
     assert baseline.out_dim == baseline.dim

@@ -64,6 +64,11 @@ def test_train_writes_a_servable_run(tmp_path, cache):
 
     again = runner.invoke(app, ["train", str(REPO / "recipes/demo-tiny.yaml"), *sets(), "--out", str(run)])
     assert again.exit_code == 2 and "--resume" in again.output  # a finished run is never overwritten
+    leftover = tmp_path / "leftover"
+    leftover.mkdir()
+    (leftover / "config.yaml").write_text((run / "config.yaml").read_text().replace("epochs: 3", "epochs: 4"))
+    other = runner.invoke(app, ["train", "demo-tiny", *sets(), "--out", str(leftover)])
+    assert other.exit_code == 2 and "different recipe" in other.output  # another run's files are not reused
 
     dataset = next(cache.glob("synthetic-*"))
     index = tmp_path / "index"
@@ -74,6 +79,10 @@ def test_train_writes_a_servable_run(tmp_path, cache):
     answer = runner.invoke(app, ["query", "a red truck", "--index", str(index), "--json", "-k", "3"])
     assert answer.exit_code == 0, answer.output
     assert len(json.loads(answer.stdout)) == 3
+    probe = sorted((dataset / "images").glob("*.png"))[5]
+    by_image = runner.invoke(app, ["query", "--image", str(probe), "--index", str(index), "--json", "-k", "1"])
+    assert by_image.exit_code == 0, by_image.output
+    assert json.loads(by_image.stdout)[0]["path"] == str(probe)  # read with its OCR, as the index was
     mismatch = runner.invoke(app, ["query", "a red truck", "--index", str(index), "--model", "tiny"])
     assert mismatch.exit_code == 2 and "does not match the index" in mismatch.output
     evaluated = runner.invoke(app, ["eval", str(dataset), "--model", str(run), "--json", "--dense-only"])

@@ -35,7 +35,7 @@ class NetConfig:
     prompt_width: int = 2
     ocr_entities: bool = True
     ocr_geometry: bool = True
-    ocr_appearance: bool = True
+    ocr_appearance: bool = False  # measured: hurts transfer to an engine's boxes with the tiny tower
     distill: bool = True
     slots: int = 4
     distill_layers: int = 3

@@ -175,8 +175,8 @@ class Trainer:
             if before != self.recipe:
                 keys = [k for k in self.recipe if before.get(k) != self.recipe[k]]
                 raise HopidError(
-                    f"{self.run_dir}: --resume with a different recipe (sections {', '.join(keys)} differ); "
-                    "resume with the same recipe and --set values"
+                    f"{self.run_dir}: holds a run of a different recipe (sections {', '.join(keys)} differ); "
+                    "use that run's recipe and --set values, or another --out"
                 )
 
     def setup(self) -> None:
@@ -478,7 +478,7 @@ class Trainer:
             "fused": caption_protocol(fused, test.caption_image),
         }
         if self.world.is_main:
-            self._write_outputs(state, alpha, metrics)
+            self._write_outputs(state, alpha, metrics, samples_per_second)
         return TrainSummary(
             self.run_dir,
             state["epoch"],
@@ -511,7 +511,9 @@ class Trainer:
             self.log.append(self._row(0, -1, "alpha", f"{select_on}@{alpha}", metrics[select_on]))
         return choose_alpha(scored, self.recipe["eval"]["alpha_tolerance"])
 
-    def _write_outputs(self, state: dict, alpha: float, metrics: dict[str, dict[str, float]]) -> None:
+    def _write_outputs(
+        self, state: dict, alpha: float, metrics: dict[str, dict[str, float]], samples_per_second: float
+    ) -> None:
         state_dict = self.net.state_dict()
         query = {k: v for k, v in state_dict.items() if not k.startswith(IMAGE_ONLY_PREFIXES)}
         save_weights(query, self.run_dir / QUERY_WEIGHTS)
@@ -523,6 +525,7 @@ class Trainer:
             "ocr_engine": self.recipe["data"]["ocr_engine"],
             "best_epoch": state["best_epoch"],
             "best_val_score": state["best_score"],
+            "train_samples_per_second": round(samples_per_second, 1),  # of this process's last session
             "preprocess": dict(getattr(self.net.clip.visual, "preprocess_cfg", None) or {}),
         }
         atomic_write_bytes(self.run_dir / RUN_FILE, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
