@@ -60,7 +60,7 @@ def test_train_writes_a_servable_run(tmp_path, cache):
     assert set(metrics["model"].to_list()) == {"dense", "fused"}
     query_side = load_file(str(run / "query.safetensors"))
     assert any(k.startswith("text_fusion.") for k in query_side)
-    assert not any(k.startswith(("clip.visual.", "distiller.")) for k in query_side)
+    assert not any(k.startswith(("clip.visual.", "distiller.", "entity_out.")) for k in query_side)
 
     again = runner.invoke(app, ["train", str(REPO / "recipes/demo-tiny.yaml"), *sets(), "--out", str(run)])
     assert again.exit_code == 2 and "--resume" in again.output  # a finished run is never overwritten

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 import torch
 
 from hopid import __version__
@@ -53,8 +52,14 @@ RUN_FILE = "run.json"
 QUERY_WEIGHTS = "query.safetensors"
 LAST = "checkpoints/last.safetensors"
 EVAL_BATCH = 128
-IMAGE_ONLY_PREFIXES = ("clip.visual.", "ocr_encoder.geometry", "ocr_encoder.appearance", "ocr_encoder.norm")
-IMAGE_ONLY_PREFIXES += ("distiller.", "image_fusion.", "image_out.")
+IMAGE_ONLY_PREFIXES = (  # weights a query never uses: left out of query.safetensors
+    "clip.visual.",
+    "ocr_encoder.",
+    "distiller.",
+    "image_fusion.",
+    "image_out.",
+    "entity_out.",
+)
 
 
 @dataclass
@@ -592,9 +597,3 @@ def train(
 ) -> TrainSummary:
     """Train the recipe into ``run_dir`` (``resume`` continues from its last checkpoint)."""
     return Trainer(recipe, Path(run_dir), resume=resume, progress=progress, note=note).run()
-
-
-def read_log(run_dir: Path) -> pl.DataFrame:
-    from hopid.data.schema import read_table
-
-    return read_table(table_path(run_dir, "train_log"), "train_log")
