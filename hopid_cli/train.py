@@ -39,8 +39,8 @@ def train(
     resolved = load_recipe(recipe, overrides or [])
     run_dir = out_dir or Path("runs") / str(resolved["name"])
     main_rank = os.environ.get("RANK", "0") == "0"
-    if not main_rank:
-        summary = run_training(resolved, run_dir, resume=resume)
+    if not main_rank:  # under torchrun only rank 0 reports
+        run_training(resolved, run_dir, resume=resume)
         return
     err.print(f"training {resolved['name']} into {run_dir}")
     try:

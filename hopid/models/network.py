@@ -110,9 +110,9 @@ class HopidNet(nn.Module):
             for name, parameter in clip.named_parameters():
                 if not name.startswith("visual."):
                     parameter.requires_grad_(False)
-        wants_words = config.uses("ocr_entities") or config.uses("entity_words") or config.uses("text_prompt")
+        wants_scene = config.uses("ocr_entities") or config.uses("entity_words") or config.uses("text_prompt")
         self.word_tower = None
-        if wants_words and not config.freeze_text:
+        if wants_scene and not config.freeze_text:
             tower = copy.deepcopy(clip)
             tower.visual = nn.Identity()
             self.word_tower = tower.requires_grad_(False)
@@ -141,7 +141,6 @@ class HopidNet(nn.Module):
             if config.uses("ocr_entities") and config.distill
             else None
         )
-        wants_scene = config.uses("ocr_entities") or config.uses("text_prompt") or config.uses("entity_words")
         self.concat = wants_scene and config.fusion == "concat"
         self.out_dim = 2 * dim if self.concat else dim
         if self.concat:
