@@ -67,3 +67,39 @@ def folder(
             f"dataset in {out_dir}", {"images": summary.images, "captions": summary.captions, "errors": summary.errors}
         )
     )
+
+
+BENCHMARKS = {
+    "coco": "COCO captions in Karpathy's split (dataset_coco.json); restval joins train.",
+    "flickr30k": "Flickr30K in Karpathy's split (dataset_flickr30k.json); images in flickr30k-images/.",
+    "cuhk-pedes": "CUHK-PEDES person retrieval (reid_raw.json); identity = id.",
+    "icfg-pedes": "ICFG-PEDES person retrieval (ICFG-PEDES.json or ICFG_PEDES.json); the JSON's split is the split.",
+    "rstpreid": "RSTPReid person retrieval (data_captions.json); images under imgs/.",
+}
+
+
+def _benchmark_command(name: str, summary: str):
+    @handle_errors
+    def command(
+        root: Annotated[Path, typer.Argument(help="The dataset's folder as released and unpacked.")],
+        out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="Dataset directory to write.")],
+        images: Annotated[
+            Path | None, typer.Option(help="Folder of the image files (default: found from the annotations).")
+        ] = None,
+    ) -> None:
+        from hopid.data.datasets import prepare_benchmark
+
+        collected = prepare_benchmark(name, root, out_dir, images)
+        for note in collected.notes:
+            err.print(f"[yellow]note:[/] {note}")
+        if len(collected.errors):
+            err.print(f"[yellow]{len(collected.errors)} item(s) skipped[/]: see {out_dir / 'errors.parquet'}")
+        rows = [(f"{split} {what}", n) for split, c in collected.counts().items() for what, n in c.items() if n]
+        out.print(summary_table(f"{name} in {out_dir}", [*rows, ("errors", len(collected.errors))]))
+
+    command.__doc__ = summary
+    return command
+
+
+for _name, _summary in BENCHMARKS.items():
+    app.command(_name)(_benchmark_command(_name, _summary))

@@ -1,0 +1,46 @@
+"""COCO and Flickr30K in Karpathy's splits (``dataset_coco.json``, ``dataset_flickr30k.json``).
+
+``images: [{filepath?, filename, imgid, split, sentences: [{raw, tokens}], cocoid?}]``;
+``restval`` joins train; ``sentences[].raw`` is the caption.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hopid.data.datasets.base import Collected, ImageFinder, load_json
+from hopid.errors import HopidError
+
+SPLIT_OF = {"train": "train", "restval": "train", "val": "val", "test": "test"}
+OFFICIAL = {
+    "coco": {"train": {"images": 113_287}, "val": {"images": 5_000}, "test": {"images": 5_000}},
+    "flickr30k": {"train": {"images": 29_000}, "val": {"images": 1_014}, "test": {"images": 1_000}},
+}
+FILES = {"coco": ["dataset_coco.json"], "flickr30k": ["dataset_flickr30k.json"]}
+USUAL = {"coco": ["images", "coco", "train2014", "val2014"], "flickr30k": ["flickr30k-images", "images"]}
+
+
+def convert_karpathy(name: str, root: Path, out: Path, images: Path | None = None) -> Collected:
+    path, data = load_json(root, FILES[name])
+    finder = ImageFinder(root, images, USUAL[name])
+    collected = Collected(name, out)
+    records = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(records, list):
+        raise HopidError(f"{path}: expected a JSON object with an 'images' list (Karpathy's split format)")
+    for index, record in enumerate(records):
+        where = f"{path.name}:images[{index}]"
+        try:
+            filename = str(record["filename"])
+            split = SPLIT_OF.get(str(record["split"]), str(record["split"]))
+            sentences = [s["raw"] for s in record["sentences"]]
+        except (KeyError, TypeError):
+            collected.errors.add(where, "malformed record (needs filename, split, sentences[].raw)")
+            continue
+        reference = f"{record['filepath']}/{filename}" if record.get("filepath") else filename
+        image_id = str(record.get("cocoid") or Path(filename).stem)
+        if not collected.add_image(image_id, finder.find(reference), split, None, where):
+            continue
+        for sentence in sentences:
+            collected.add_caption(image_id, sentence, where)
+    collected.check_sizes(OFFICIAL[name])
+    return collected

@@ -1,0 +1,57 @@
+"""Text-based person retrieval: CUHK-PEDES (``reid_raw.json``), ICFG-PEDES (``ICFG-PEDES.json`` or
+``ICFG_PEDES.json``) and RSTPReid (``data_captions.json``). The identity is ``object_id``.
+
+CUHK/ICFG records: ``{split, captions, file_path, processed_tokens, id}`` (ids from 1);
+RSTPReid records: ``{id, img_path, captions, split}`` with images under ``imgs/``. The JSON's
+split is the split (ICFG's ``imgs/train`` and ``imgs/test`` folders are not).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hopid.data.datasets.base import Collected, ImageFinder, load_json
+from hopid.errors import HopidError
+
+FILES = {
+    "cuhk-pedes": ["reid_raw.json", "caption_all.json"],
+    "icfg-pedes": ["ICFG-PEDES.json", "ICFG_PEDES.json"],
+    "rstpreid": ["data_captions.json"],
+}
+PATH_FIELD = {"cuhk-pedes": "file_path", "icfg-pedes": "file_path", "rstpreid": "img_path"}
+OFFICIAL = {
+    "cuhk-pedes": {"test": {"images": 3_074, "identities": 1_000, "captions": 6_156}},
+    "icfg-pedes": {"train": {"images": 34_674, "identities": 3_102}, "test": {"images": 19_848, "identities": 1_000}},
+    "rstpreid": {
+        "train": {"images": 18_505, "identities": 3_701},
+        "val": {"images": 1_000, "identities": 200},
+        "test": {"images": 1_000, "identities": 200},
+    },
+}
+
+
+def convert_pedes(name: str, root: Path, out: Path, images: Path | None = None) -> Collected:
+    path, records = load_json(root, FILES[name])
+    if not isinstance(records, list):
+        raise HopidError(f"{path}: expected a JSON list of person records")
+    finder = ImageFinder(root, images, ["imgs", "images", "CUHK-PEDES/imgs"])
+    collected = Collected(name, out)
+    field_name = PATH_FIELD[name]
+    for index, record in enumerate(records):
+        where = f"{path.name}[{index}]"
+        try:
+            reference = str(record[field_name])
+            identity = str(int(record["id"]))
+            split = str(record["split"]).lower()
+            captions = record["captions"]
+            if not isinstance(captions, list):
+                raise TypeError
+        except (KeyError, TypeError, ValueError):
+            collected.errors.add(where, f"malformed record (needs {field_name}, id, split, captions list)")
+            continue
+        if not collected.add_image(reference, finder.find(reference), split, identity, where):
+            continue
+        for caption in captions:
+            collected.add_caption(reference, caption, where)
+    collected.check_sizes(OFFICIAL[name])
+    return collected

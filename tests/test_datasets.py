@@ -1,0 +1,135 @@
+"""Benchmark converters on small hand-written fixtures in each release's exact format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from PIL import Image
+from typer.testing import CliRunner
+
+from hopid.data.schema import read_table
+from hopid_cli.app import app
+
+runner = CliRunner()
+
+
+def image(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (12, 8), (200, 10, 10)).save(path)
+
+
+def prepare(name: str, root: Path, out: Path, *extra: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    result = runner.invoke(app, ["prepare", name, str(root), str(out), *extra])
+    assert result.exit_code == 0, result.output
+    errors = read_table(out / "errors.parquet", "errors")
+    return read_table(out / "images.parquet", "images"), read_table(out / "captions.parquet", "captions"), errors
+
+
+def per_split(frame: pl.DataFrame) -> dict[str, int]:
+    return dict(frame.group_by("split").len().iter_rows())
+
+
+def test_coco_karpathy_restval_joins_train_and_bad_records_are_recorded(tmp_path):
+    root = tmp_path / "coco"
+    records = []
+    for index, (split, cocoid) in enumerate([("train", 9), ("restval", 25), ("val", 30), ("test", 42), ("test", 77)]):
+        folder = "train2014" if split in ("train", "restval") else "val2014"
+        name = f"COCO_{folder}_{cocoid:012d}.jpg"
+        if cocoid != 77:  # the last image is missing on disk
+            image(root / folder / name)
+        sentences = [{"raw": f"a photo number {cocoid} caption {i}", "tokens": ["a"]} for i in range(5)]
+        records.append(
+            {
+                "filepath": folder,
+                "filename": name,
+                "imgid": index,
+                "split": split,
+                "sentences": sentences,
+                "cocoid": cocoid,
+            }
+        )
+    records.append({"filepath": "val2014", "imgid": 99, "split": "test"})  # malformed: no filename, no sentences
+    (root / "dataset_coco.json").write_text(json.dumps({"images": records, "dataset": "coco"}))
+
+    images, captions, errors = prepare("coco", root, tmp_path / "out")
+    assert per_split(images) == {"train": 2, "val": 1, "test": 1}
+    assert per_split(captions) == {"train": 10, "val": 5, "test": 5}
+    assert set(images["image_id"]) == {"9", "25", "30", "42"}
+    assert errors.height == 2 and any("not found" in r for r in errors["reason"])
+    assert any("malformed" in r for r in errors["reason"])
+    assert (tmp_path / "out" / images["path"][0]).resolve().is_file()
+
+
+def test_flickr30k_finds_images_in_the_usual_folder_and_warns_on_sizes(tmp_path):
+    root = tmp_path / "flickr"
+    records = []
+    for index, split in enumerate(["train", "train", "val", "test"]):
+        name = f"{1000 + index}.jpg"
+        image(root / "flickr30k-images" / name)
+        records.append({"filename": name, "imgid": index, "split": split, "sentences": [{"raw": f"dog {index}"}] * 5})
+    (root / "dataset_flickr30k.json").write_text(json.dumps({"images": records}))
+    result = runner.invoke(app, ["prepare", "flickr30k", str(root), str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "the official release has 29,000" in result.output  # a fixture is not the full release
+    images = read_table(tmp_path / "out" / "images.parquet", "images")
+    assert per_split(images) == {"train": 2, "val": 1, "test": 1} and "1000" in images["image_id"].to_list()
+
+
+def test_cuhk_pedes_identities_from_one_and_empty_captions(tmp_path):
+    root = tmp_path / "CUHK-PEDES"
+    records = []
+    for index, (person, split) in enumerate([(1, "train"), (1, "train"), (2, "val"), (3, "test"), (3, "test")]):
+        path = f"CUHK01/{person:04d}{index:03d}.png"
+        image(root / "imgs" / path)
+        records.append(
+            {"split": split, "captions": [f"a man in a red coat {index}", "  "], "file_path": path, "id": person}
+        )
+    records.append({"split": "test", "file_path": "CUHK01/missing.png", "id": "x"})  # malformed
+    (root / "reid_raw.json").write_text(json.dumps(records))
+    images, captions, errors = prepare("cuhk-pedes", root, tmp_path / "out")
+    assert per_split(images) == {"train": 2, "val": 1, "test": 2}
+    assert images.filter(pl.col("split") == "test")["object_id"].unique().to_list() == ["3"]
+    assert captions.height == 5  # the blank second caption of each record is an error row
+    assert sum("empty caption" in r for r in errors["reason"]) == 5
+    assert sum("malformed" in r for r in errors["reason"]) == 1
+
+
+def test_icfg_pedes_either_file_name_and_the_json_split_wins(tmp_path):
+    root = tmp_path / "ICFG"
+    records = []
+    for index, (folder, split) in enumerate([("train", "train"), ("test", "train"), ("test", "test")]):
+        path = f"{folder}/{index:04d}/{index:04d}_000.jpg"
+        image(root / "imgs" / path)
+        records.append({"split": split, "captions": ["a woman with a bag"], "file_path": path, "id": index + 1})
+    (root / "ICFG_PEDES.json").write_text(json.dumps(records))  # the underscore spelling
+    images, _, _ = prepare("icfg-pedes", root, tmp_path / "out")
+    assert per_split(images) == {"train": 2, "test": 1}
+
+
+def test_rstpreid_images_under_imgs_and_an_images_override(tmp_path):
+    root = tmp_path / "RSTPReid"
+    elsewhere = tmp_path / "pictures"
+    records = []
+    for index, split in enumerate(["train", "val", "test"]):
+        name = f"{index:04d}_c14_0031.jpg"
+        image(elsewhere / name)
+        records.append({"id": index, "img_path": name, "captions": ["walking", "standing"], "split": split})
+    root.mkdir()
+    (root / "data_captions.json").write_text(json.dumps(records))
+    images, captions, _ = prepare("rstpreid", root, tmp_path / "out", "--images", str(elsewhere))
+    assert per_split(images) == {"train": 1, "val": 1, "test": 1} and captions.height == 6
+    assert images["object_id"].to_list() == ["0", "1", "2"]
+
+
+def test_missing_annotation_is_one_clear_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["prepare", "rstpreid", str(tmp_path / "empty"), str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "data_captions.json not found" in result.output and "Traceback" not in result.output
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "reid_raw.json").write_text("[{not json")
+    result = runner.invoke(app, ["prepare", "cuhk-pedes", str(broken), str(tmp_path / "out")])
+    assert result.exit_code == 2 and "not readable JSON" in result.output
