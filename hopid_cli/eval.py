@@ -17,6 +17,9 @@ def evaluate(
         str, typer.Option(help="tiny | RUN_DIR (from hopid train) | ARCH:PRETRAINED | ARCH:/path/to/weights.")
     ] = "tiny",
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    subset: Annotated[
+        str | None, typer.Option(help="Only the images of this subset, e.g. ctc1k for CTC-1K (CTC-5K: all of test).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print only the metrics as one JSON object on stdout.")
     ] = False,
@@ -61,12 +64,13 @@ def evaluate(
             data,
             encoder,
             split=split,
+            subset=subset,
             dense_only=dense_only,
             ocr_engine=ocr_engine,
             alpha=alpha,
             progress=update,
         )
-    target = out_dir or dataset / "eval" / split
+    target = out_dir or dataset / "eval" / (f"{split}-{subset}" if subset else split)
     metrics = pl.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())}).with_columns(
         split=pl.lit(split), model=pl.lit(model)
     )

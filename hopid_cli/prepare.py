@@ -70,6 +70,7 @@ def folder(
 
 
 BENCHMARKS = {
+    "ctc": "CTC (CTC-1K ⊂ CTC-5K) as released with ViSTA: TSV caption lists and per-image OCR files.",
     "coco": "COCO captions in Karpathy's split (dataset_coco.json); restval joins train.",
     "flickr30k": "Flickr30K in Karpathy's split (dataset_flickr30k.json); images in flickr30k-images/.",
     "cuhk-pedes": "CUHK-PEDES person retrieval (reid_raw.json); identity = id.",
@@ -86,10 +87,13 @@ def _benchmark_command(name: str, summary: str):
         images: Annotated[
             Path | None, typer.Option(help="Folder of the image files (default: found from the annotations).")
         ] = None,
+        ocr_dir: Annotated[
+            Path | None, typer.Option(help="Folder of the release's OCR files (ctc: default ROOT/ctc_ocr).")
+        ] = None,
     ) -> None:
         from hopid.data.datasets import prepare_benchmark
 
-        collected = prepare_benchmark(name, root, out_dir, images)
+        collected = prepare_benchmark(name, root, out_dir, images, ocr_dir)
         for note in collected.notes:
             err.print(f"[yellow]note:[/] {note}")
         if len(collected.errors):

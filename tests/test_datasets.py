@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from hopid.data.schema import read_table
+from hopid.errors import HopidError
 from hopid_cli.app import app
 
 runner = CliRunner()
@@ -133,3 +135,55 @@ def test_missing_annotation_is_one_clear_line(tmp_path):
     (broken / "reid_raw.json").write_text("[{not json")
     result = runner.invoke(app, ["prepare", "cuhk-pedes", str(broken), str(tmp_path / "out")])
     assert result.exit_code == 2 and "not readable JSON" in result.output
+
+
+def write_ctc(root: Path) -> None:
+    """Five test images (two of them CTC-1K), two train images, OCR files in pixels."""
+    header = "image_id\tsent_id\tcaption\timg_path\tocr_idx\n"
+    lines_5k, lines_1k, lines_train = [header], [header], []
+    for number in range(7):
+        name = f"COCO_train2014_{number:012d}.jpg"
+        image(root / "train2014" / name)
+        ocr = root / "ctc_ocr" / f"{number}.txt"
+        ocr.parent.mkdir(parents=True, exist_ok=True)
+        ocr.write_text("0,0,6,0,6,4,0,4,HarbourFront\n6,4,12,4,12,8,6,8,EXIT, NOW\nbroken line\n")
+        lines = [
+            f"{number}\t{number * 10 + i}\ta sign number {number} caption {i}\t{name}\t{number}\n" for i in range(5)
+        ]
+        if number < 2:
+            lines_train += lines
+        else:
+            lines_5k += lines
+            if number < 4:
+                lines_1k += lines
+    lines_5k.append("99\t990\tno image path\n")  # malformed
+    (root / "CTC_test_ocr.txt").write_text("".join(lines_5k))
+    (root / "CTC_1K_list_ocr_release.txt").write_text("".join(lines_1k))
+    (root / "CTC_train_list.txt").write_text("".join(lines_train))
+
+
+def test_ctc_release_with_subsets_and_ocr(tmp_path):
+    root = tmp_path / "CTC"
+    write_ctc(root)
+    out = tmp_path / "out"
+    images, captions, errors = prepare("ctc", root, out)
+    assert per_split(images) == {"train": 2, "test": 5}
+    assert per_split(captions) == {"train": 10, "test": 25}  # CTC-1K's repeated captions counted once
+    assert sorted(images.filter(pl.col("subset") == "ctc1k")["image_id"].to_list()) == ["2", "3"]
+    ocr = read_table(out / "ocr.parquet", "ocr")
+    assert ocr.height == 14 and set(ocr["engine"]) == {"ctc-release"}
+    assert set(ocr["text"]) == {"HarbourFront", "EXIT, NOW"}  # text after the 8th comma stays whole
+    first = ocr.filter(pl.col("text") == "HarbourFront")["box"][0].to_list()
+    assert first == pytest.approx([0, 0, 0.5, 0, 0.5, 0.5, 0, 0.5])  # pixels / (12 x 8)
+    assert sum("malformed" in r for r in errors["reason"]) == 7 + 1  # 7 bad OCR lines, 1 bad list line
+
+    from hopid.data.dataset import Dataset
+
+    data = Dataset.open(out)
+    one_k, one_k_captions = data.split("test", "ctc1k")
+    assert one_k.height == 2 and one_k_captions.height == 10
+    with pytest.raises(HopidError, match="no subset 'coco1k'"):
+        data.split("test", "coco1k")
+    result = runner.invoke(app, ["eval", str(out), "--subset", "ctc1k", "--json", "--dense-only"])
+    assert result.exit_code == 0, result.output
+    assert (out / "eval" / "test-ctc1k" / "metrics.parquet").is_file()

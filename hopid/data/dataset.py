@@ -35,11 +35,17 @@ class Dataset:
         candidate = Path(path)
         return candidate if candidate.is_absolute() else self.root / candidate
 
-    def split(self, split: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Images and captions of one split (all of them when ``split`` is None)."""
-        if split is None:
+    def split(self, split: str | None, subset: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Images and captions of one split (all of them when ``split`` is None), optionally only
+        the images of a named ``subset`` (e.g. ``ctc1k``)."""
+        if split is None and subset is None:
             return self.images, self.captions
-        images = self.images.filter(pl.col("split") == split)
+        images = self.images if split is None else self.images.filter(pl.col("split") == split)
+        if subset is not None:
+            present = sorted(self.images["subset"].drop_nulls().unique().to_list())
+            if subset not in present:
+                raise HopidError(f"{self.root}: no subset {subset!r} (present: {', '.join(present) or 'none'})")
+            images = images.filter(pl.col("subset") == subset)
         if images.is_empty():
             raise HopidError(f"{self.root}: no images in split {split!r}; choose one of train, val, test")
         captions = self.captions.filter(pl.col("image_id").is_in(images["image_id"].implode()))

@@ -54,8 +54,9 @@ TABLES: dict[str, TableSpec] = {
                 ("width", pa.int32()),
                 ("height", pa.int32()),
                 ("object_id", pa.string()),
+                ("subset", pa.string()),
             ],
-            optional=["object_id"],
+            optional=["object_id", "subset"],
         ),
         _spec(
             "captions",
@@ -65,8 +66,9 @@ TABLES: dict[str, TableSpec] = {
                 ("text", pa.string()),
                 ("split", pa.string()),
                 ("explanation", pa.string()),
+                ("context", pa.string()),
             ],
-            optional=["explanation"],
+            optional=["explanation", "context"],
         ),
         _spec(
             "ocr",

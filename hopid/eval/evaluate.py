@@ -112,6 +112,7 @@ def evaluate(
     encoder,
     *,
     split: str | None = "test",
+    subset: str | None = None,
     dense_only: bool = False,
     alpha: float | None = None,
     ocr_engine: str | None = None,
@@ -119,7 +120,7 @@ def evaluate(
 ) -> EvalResult:
     """Both protocols of DESIGN §6 on one split: caption R@K always, identity metrics when
     every image of the split has an ``object_id``."""
-    images, captions = dataset.split(split)
+    images, captions = dataset.split(split, subset)
     if captions.is_empty():
         raise HopidError(f"{dataset.root}: split {split!r} has no captions to evaluate")
     errors = ErrorLog("eval")

@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from hopid.data.datasets.base import Collected
+from hopid.data.datasets.ctc import convert_ctc
 from hopid.data.datasets.karpathy import convert_karpathy
 from hopid.data.datasets.pedes import convert_pedes
 from hopid.errors import HopidError
@@ -18,6 +19,7 @@ from hopid.errors import HopidError
 Converter = Callable[[Path, Path, Path | None], Collected]
 
 CONVERTERS: dict[str, Converter] = {
+    "ctc": convert_ctc,
     "coco": partial(convert_karpathy, "coco"),
     "flickr30k": partial(convert_karpathy, "flickr30k"),
     "cuhk-pedes": partial(convert_pedes, "cuhk-pedes"),
@@ -25,9 +27,18 @@ CONVERTERS: dict[str, Converter] = {
     "rstpreid": partial(convert_pedes, "rstpreid"),
 }
 
+OCR_RELEASES = ("ctc",)
 
-def prepare_benchmark(name: str, root: str | Path, out: str | Path, images: str | Path | None = None) -> Collected:
-    """Convert the release of benchmark ``name`` under ``root`` into the dataset directory ``out``."""
+
+def prepare_benchmark(
+    name: str,
+    root: str | Path,
+    out: str | Path,
+    images: str | Path | None = None,
+    ocr_dir: str | Path | None = None,
+) -> Collected:
+    """Convert the release of benchmark ``name`` under ``root`` into the dataset directory ``out``
+    (``ocr_dir``: where a release that ships OCR keeps it, when not in its usual folder)."""
     if name not in CONVERTERS:
         raise HopidError(f"unknown benchmark {name!r}; known: {', '.join(CONVERTERS)}")
     root = Path(root)
@@ -35,6 +46,11 @@ def prepare_benchmark(name: str, root: str | Path, out: str | Path, images: str 
         raise HopidError(f"{root}: no such folder; ROOT is the dataset's folder as released and unpacked")
     if images is not None and not Path(images).is_dir():
         raise HopidError(f"--images {images}: no such folder")
-    collected = CONVERTERS[name](root, Path(out), Path(images) if images else None)
+    if ocr_dir is not None and name not in OCR_RELEASES:
+        raise HopidError(f"--ocr-dir: {name} ships no OCR files (only {', '.join(OCR_RELEASES)} do)")
+    if ocr_dir is not None and not Path(ocr_dir).is_dir():
+        raise HopidError(f"--ocr-dir {ocr_dir}: no such folder")
+    options = {"ocr_dir": Path(ocr_dir)} if ocr_dir is not None else {}
+    collected = CONVERTERS[name](root, Path(out), Path(images) if images else None, **options)
     collected.write()
     return collected

@@ -62,6 +62,7 @@ class Collected:
     captions: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     per_image: dict[str, int] = field(default_factory=dict)
+    extra_tables: dict[str, list[dict]] = field(default_factory=dict)  # e.g. the release's own OCR
 
     def __post_init__(self) -> None:
         self.errors = ErrorLog(f"prepare:{self.name}")
@@ -88,6 +89,7 @@ class Collected:
             "width": width,
             "height": height,
             "object_id": object_id,
+            "subset": None,
         }
         return True
 
@@ -134,5 +136,7 @@ class Collected:
             raise HopidError(f"{self.name}: no usable image was found; check ROOT (or pass --images DIR)")
         self.out.mkdir(parents=True, exist_ok=True)
         write_table(self.captions, table_path(self.out, "captions"), "captions")
+        for name, rows in self.extra_tables.items():
+            write_table(rows, table_path(self.out, name), name)
         write_table(list(self.images.values()), table_path(self.out, "images"), "images")
         self.errors.save(self.out)
