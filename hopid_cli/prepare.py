@@ -76,6 +76,9 @@ BENCHMARKS = {
     "cuhk-pedes": "CUHK-PEDES person retrieval (reid_raw.json); identity = id.",
     "icfg-pedes": "ICFG-PEDES person retrieval (ICFG-PEDES.json or ICFG_PEDES.json); the JSON's split is the split.",
     "rstpreid": "RSTPReid person retrieval (data_captions.json); images under imgs/.",
+    "textcaps": "TextCaps (TextCaps_0.1_{train,val}.json; val becomes test) with TextVQA Rosetta OCR when present.",
+    "cub": "CUB-200-2011 with Reed et al.'s captions (text_c10/, class split files); identity = class.",
+    "flowers": "Oxford Flowers-102 with Reed et al.'s captions (text_c10/, class split files); identity = class.",
 }
 
 

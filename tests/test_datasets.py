@@ -187,3 +187,65 @@ def test_ctc_release_with_subsets_and_ocr(tmp_path):
     result = runner.invoke(app, ["eval", str(out), "--subset", "ctc1k", "--json", "--dense-only"])
     assert result.exit_code == 0, result.output
     assert (out / "eval" / "test-ctc1k" / "metrics.parquet").is_file()
+
+
+def test_textcaps_val_becomes_test_with_rosetta_ocr(tmp_path):
+    root = tmp_path / "TextCaps"
+    data = {}
+    for released, ids in (("train", ["a1", "a2"]), ("val", ["b1"])):
+        entries = []
+        for image_id in ids:
+            image(root / "train_images" / f"{image_id}.jpg")
+            entries += [
+                {
+                    "image_id": image_id,
+                    "image_path": f"train/{image_id}.jpg",
+                    "caption_id": i,
+                    "caption_str": f"sign {i}",
+                }
+                for i in range(5)
+            ]
+        data[released] = entries
+        (root / f"TextCaps_0.1_{released}.json").write_text(json.dumps({"dataset_type": released, "data": entries}))
+    data["train"].append({"image_id": "a3"})  # malformed: rewrite with it
+    (root / "TextCaps_0.1_train.json").write_text(json.dumps({"dataset_type": "train", "data": data["train"]}))
+    box = {"top_left_x": 0.1, "top_left_y": 0.2, "width": 0.3, "height": 0.1}
+    ocr = {
+        "data": [
+            {
+                "image_id": "a1",
+                "ocr_tokens": ["STOP", "here"],
+                "ocr_info": [{"word": "STOP", "bounding_box": box}, {"word": "here", "bounding_box": box}],
+            }
+        ]
+    }
+    (root / "TextVQA_Rosetta_OCR_v0.2_train.json").write_text(json.dumps(ocr))
+    out = tmp_path / "out"
+    images, captions, errors = prepare("textcaps", root, out)
+    assert per_split(images) == {"train": 2, "test": 1} and per_split(captions) == {"train": 10, "test": 5}
+    assert sum("malformed" in r for r in errors["reason"]) == 1
+    tokens = read_table(out / "ocr.parquet", "ocr")
+    assert tokens["text"].to_list() == ["STOP", "here"] and tokens["token_index"].to_list() == [0, 1]
+    assert tokens["box"][0].to_list() == pytest.approx([0.1, 0.2, 0.4, 0.2, 0.4, 0.3, 0.1, 0.3])
+
+
+def test_cub_and_flowers_use_the_zero_shot_class_split(tmp_path):
+    for name, image_folder in (("cub", "images/{cls}"), ("flowers", "jpg")):
+        root = tmp_path / name
+        classes = {"train": ["001.Albatross", "002.Auklet"], "val": ["003.Blackbird"], "test": ["004.Bunting"]}
+        for split, names in classes.items():
+            (root / f"{split}classes.txt").parent.mkdir(parents=True, exist_ok=True)
+            (root / f"{split}classes.txt").write_text("\n".join(names) + "\n")
+            for cls in names:
+                for n in range(2):
+                    stem = f"{cls}_{n}"
+                    image(root / image_folder.format(cls=cls) / f"{stem}.jpg")
+                    text = root / "text_c10" / cls / f"{stem}.txt"
+                    text.parent.mkdir(parents=True, exist_ok=True)
+                    text.write_text("\n".join(f"this bird has feature {i}" for i in range(10)) + "\n")
+        (root / "text_c10" / "004.Bunting" / "orphan.txt").write_text("a caption without its image\n")
+        images, captions, errors = prepare(name, root, tmp_path / f"{name}-out")
+        assert per_split(images) == {"train": 4, "val": 2, "test": 2}
+        assert per_split(captions) == {"train": 40, "val": 20, "test": 20}
+        assert images.filter(pl.col("split") == "test")["object_id"].unique().to_list() == ["004.Bunting"]
+        assert errors.height == 1 and "not found" in errors["reason"][0]

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from hopid.data.datasets.base import Collected
 from hopid.data.datasets.ctc import convert_ctc
+from hopid.data.datasets.finegrained import convert_finegrained
 from hopid.data.datasets.karpathy import convert_karpathy
 from hopid.data.datasets.pedes import convert_pedes
+from hopid.data.datasets.textcaps import convert_textcaps
 from hopid.errors import HopidError
 
 Converter = Callable[[Path, Path, Path | None], Collected]
@@ -25,6 +27,9 @@ CONVERTERS: dict[str, Converter] = {
     "cuhk-pedes": partial(convert_pedes, "cuhk-pedes"),
     "icfg-pedes": partial(convert_pedes, "icfg-pedes"),
     "rstpreid": partial(convert_pedes, "rstpreid"),
+    "textcaps": convert_textcaps,
+    "cub": partial(convert_finegrained, "cub"),
+    "flowers": partial(convert_finegrained, "flowers"),
 }
 
 OCR_RELEASES = ("ctc",)
