@@ -79,6 +79,9 @@ BENCHMARKS = {
     "textcaps": "TextCaps (TextCaps_0.1_{train,val}.json; val becomes test) with TextVQA Rosetta OCR when present.",
     "cub": "CUB-200-2011 with Reed et al.'s captions (text_c10/, class split files); identity = class.",
     "flowers": "Oxford Flowers-102 with Reed et al.'s captions (text_c10/, class split files); identity = class.",
+    "n24news": "N24News (nytimes_dataset.json or its train/dev/test JSONs); headline, abstract, body as context.",
+    "goodnews": "GoodNews (captioning_dataset.json, img_splits.json); the article as context.",
+    "visualnews": "VisualNews (origin/data.json); the article text as context.",
 }
 
 

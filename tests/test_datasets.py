@@ -249,3 +249,60 @@ def test_cub_and_flowers_use_the_zero_shot_class_split(tmp_path):
         assert per_split(captions) == {"train": 40, "val": 20, "test": 20}
         assert images.filter(pl.col("split") == "test")["object_id"].unique().to_list() == ["004.Bunting"]
         assert errors.height == 1 and "not found" in errors["reason"][0]
+
+
+def test_news_sets_keep_their_article_text_as_context(tmp_path):
+    root = tmp_path / "n24"
+    items = [
+        {
+            "section": "Sports",
+            "headline": "Cup final",
+            "abstract": "A close game.",
+            "caption": "Fans cheer.",
+            "image_id": "n1",
+            "article_url": "u",
+            "body": "Long body.",
+        },
+        {"section": "Arts", "headline": "Gallery", "caption": "A painting.", "image_id": "n2", "article_url": "u"},
+        {"section": "Arts", "headline": "No image id"},
+    ]
+    image(root / "images" / "n1.jpg")
+    image(root / "images" / "n2.jpg")
+    (root / "nytimes_dataset.json").write_text(json.dumps(items))
+    images, captions, errors = prepare("n24news", root, tmp_path / "n24-out")
+    assert per_split(images) == {"test": 2} and errors.height == 1
+    assert captions.filter(pl.col("image_id") == "n1")["context"][0] == "Cup final\n\nA close game.\n\nLong body."
+
+    good = tmp_path / "goodnews"
+    articles = {
+        "a7": {
+            "images": {"0": "The mayor speaks.", "1": "A crowd."},
+            "article": "City hall news.",
+            "headline": {"main": "Mayor"},
+        }
+    }
+    image(good / "resized" / "a7_0.jpg")
+    image(good / "resized" / "a7_1.jpg")
+    (good / "captioning_dataset.json").write_text(json.dumps(articles))
+    (good / "img_splits.json").write_text(json.dumps({"train": ["a7_0"], "test": ["a7_1"]}))
+    images, captions, _ = prepare("goodnews", good, tmp_path / "good-out")
+    assert per_split(images) == {"train": 1, "test": 1}
+    assert set(captions["context"]) == {"Mayor\n\nCity hall news."}
+
+    visual = tmp_path / "visualnews"
+    (visual / "origin" / "articles").mkdir(parents=True)
+    (visual / "origin" / "articles" / "1.txt").write_text("The storm hit the coast.")
+    image(visual / "origin" / "images" / "1.jpg")
+    records = [
+        {
+            "id": 1,
+            "caption": "Waves.",
+            "topic": "weather",
+            "source": "bbc",
+            "image_path": "images/1.jpg",
+            "article_path": "articles/1.txt",
+        }
+    ]
+    (visual / "origin" / "data.json").write_text(json.dumps(records))
+    images, captions, _ = prepare("visualnews", visual, tmp_path / "visual-out")
+    assert images["split"].to_list() == ["test"] and captions["context"].to_list() == ["The storm hit the coast."]

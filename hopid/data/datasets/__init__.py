@@ -14,6 +14,7 @@ from hopid.data.datasets.base import Collected
 from hopid.data.datasets.ctc import convert_ctc
 from hopid.data.datasets.finegrained import convert_finegrained
 from hopid.data.datasets.karpathy import convert_karpathy
+from hopid.data.datasets.news import convert_goodnews, convert_n24news, convert_visualnews
 from hopid.data.datasets.pedes import convert_pedes
 from hopid.data.datasets.textcaps import convert_textcaps
 from hopid.errors import HopidError
@@ -30,6 +31,9 @@ CONVERTERS: dict[str, Converter] = {
     "textcaps": convert_textcaps,
     "cub": partial(convert_finegrained, "cub"),
     "flowers": partial(convert_finegrained, "flowers"),
+    "n24news": convert_n24news,
+    "goodnews": convert_goodnews,
+    "visualnews": convert_visualnews,
 }
 
 OCR_RELEASES = ("ctc",)

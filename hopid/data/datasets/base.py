@@ -93,7 +93,7 @@ class Collected:
         }
         return True
 
-    def add_caption(self, image_id: str, text: Any, where: str) -> None:
+    def add_caption(self, image_id: str, text: Any, where: str, context: str | None = None) -> None:
         text = text.strip() if isinstance(text, str) else ""
         if not text:
             self.errors.add(where, "empty caption")
@@ -107,6 +107,7 @@ class Collected:
                 "text": text,
                 "split": self.images[image_id]["split"],
                 "explanation": None,
+                "context": context,
             }
         )
 
