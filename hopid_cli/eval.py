@@ -20,6 +20,10 @@ def evaluate(
     subset: Annotated[
         str | None, typer.Option(help="Only the images of this subset, e.g. ctc1k for CTC-1K (CTC-5K: all of test).")
     ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option(min=1, help="Average R@K over N equal folds of the images (COCO 1K: --folds 5 on the 5K test)."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print only the metrics as one JSON object on stdout.")
     ] = False,
@@ -65,6 +69,7 @@ def evaluate(
             encoder,
             split=split,
             subset=subset,
+            folds=folds,
             dense_only=dense_only,
             ocr_engine=ocr_engine,
             alpha=alpha,

@@ -46,3 +46,23 @@ def test_identity_protocol_perfect_and_skips_queries_without_hits():
     scores = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
     metrics = identity_protocol(scores, ["x", "y", "z"], ["x", "y"], ks=(1,))
     assert metrics == {"rank1": 1.0, "map": 1.0, "minp": 1.0}
+
+
+def test_fold_average_scores_each_fold_against_its_own_images():
+    import numpy as np
+    import pytest
+
+    from hopid.errors import HopidError
+    from hopid.eval.evaluate import fold_average
+
+    # 4 images, one caption each; caption 1 prefers image 2 (another fold), caption 3 prefers image 2 (same fold)
+    scores = np.eye(4)
+    scores[1, 2] = 2.0
+    scores[3, 2] = 2.0
+    caption_image = np.arange(4)
+    whole = fold_average(scores, caption_image, 1)
+    assert whole["t2i_r1"] == 0.5
+    halves = fold_average(scores, caption_image, 2)
+    assert halves["t2i_r1"] == pytest.approx((1.0 + 0.5) / 2)  # image 2 is out of caption 1's fold
+    with pytest.raises(HopidError, match="equal folds"):
+        fold_average(scores, caption_image, 3)

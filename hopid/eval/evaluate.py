@@ -113,6 +113,7 @@ def evaluate(
     *,
     split: str | None = "test",
     subset: str | None = None,
+    folds: int | None = None,
     dense_only: bool = False,
     alpha: float | None = None,
     ocr_engine: str | None = None,
@@ -138,7 +139,7 @@ def evaluate(
         if alpha is None:
             alpha = encoder.fusion_alpha if getattr(encoder, "fusion_alpha", None) is not None else DEFAULT_ALPHA
         scores = fuse(scores, text_scores(dataset, images, captions, ocr_engine, spans), alpha)
-    metrics = caption_protocol(scores, caption_image)
+    metrics = caption_protocol(scores, caption_image) if not folds else fold_average(scores, caption_image, folds)
     object_ids = images["object_id"]
     if object_ids.null_count() == 0:
         object_list = object_ids.to_list()
@@ -146,6 +147,21 @@ def evaluate(
     per_query = _per_query(scores, caption_image, images["image_id"].to_list(), captions["caption_id"].to_list())
     counts = {"images": images.height, "captions": captions.height, "errors": len(errors)}
     return EvalResult(metrics, per_query, counts, errors)
+
+
+def fold_average(scores: np.ndarray, caption_image: np.ndarray, folds: int) -> dict[str, float]:
+    """The caption protocol averaged over ``folds`` equal consecutive folds of the images, each
+    fold's captions against that fold's images only (COCO 1K: five folds of 1,000 test images)."""
+    n_images = scores.shape[1]
+    if folds < 1 or n_images % folds:
+        raise HopidError(f"--folds {folds}: the {n_images} images do not split into {folds} equal folds")
+    size = n_images // folds
+    results = []
+    for fold in range(folds):
+        rows = np.flatnonzero((caption_image >= fold * size) & (caption_image < (fold + 1) * size))
+        block = scores[np.ix_(rows, np.arange(fold * size, (fold + 1) * size))]
+        results.append(caption_protocol(block, caption_image[rows] - fold * size))
+    return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
 
 def _per_query(scores: np.ndarray, caption_image: np.ndarray, image_ids: list[str], caption_ids: list[str]):
