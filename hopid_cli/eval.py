@@ -58,7 +58,7 @@ def evaluate(
     data = Dataset.open(dataset)
     encoder = load_encoder(model)
     with progress_bar() as update:
-        if getattr(encoder, "needs_ocr", False) and not table_path(dataset, "ocr").is_file():
+        if encoder.needs_ocr and not table_path(dataset, "ocr").is_file():
             from hopid.ocr.registry import DEFAULT_ENGINE
             from hopid.ocr.stage import ocr_dataset
 

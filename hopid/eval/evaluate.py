@@ -13,7 +13,7 @@ from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.errors import HopidError
 from hopid.eval.metrics import caption_protocol, i2t_ranks, identity_protocol, t2i_ranks
-from hopid.search.fusion import DEFAULT_ALPHA, fuse
+from hopid.search.fusion import fuse
 from hopid.search.lexical import LexicalIndex, query_terms
 
 Progress = Callable[[str, int, int], None]
@@ -54,7 +54,7 @@ def embed_images(
     paths = images["path"].to_list()
     image_ids = images["image_id"].to_list()
     tokens_of = None
-    if ocr is not None and getattr(encoder, "needs_ocr", False):
+    if ocr is not None and encoder.needs_ocr:
         from hopid.models.inputs import tokens_by_image
 
         tokens_of = tokens_by_image(ocr)
@@ -127,8 +127,7 @@ def evaluate(
     errors = ErrorLog("eval")
     image_row = {image_id: row for row, image_id in enumerate(images["image_id"].to_list())}
     caption_image = np.asarray([image_row[i] for i in captions["image_id"].to_list()], dtype=np.int64)
-    reads_ocr = getattr(encoder, "needs_ocr", False)
-    ocr = dataset.ocr(ocr_engine) if reads_ocr or not dense_only else None
+    ocr = dataset.ocr(ocr_engine) if encoder.needs_ocr or not dense_only else None
     image_vectors = embed_images(encoder, dataset, images, errors, progress, ocr=ocr)
     caption_vectors = embed_texts(encoder, captions["text"].to_list(), progress)
     scores = caption_vectors @ image_vectors.T
@@ -136,8 +135,7 @@ def evaluate(
         spans = None
         if hasattr(encoder, "entities"):  # a trained run infers entities with its own tagger
             spans = [[(e.start, e.end) for e in found] for found in encoder.entities(captions["text"].to_list())]
-        if alpha is None:
-            alpha = encoder.fusion_alpha if getattr(encoder, "fusion_alpha", None) is not None else DEFAULT_ALPHA
+        alpha = encoder.fusion_alpha if alpha is None else alpha
         scores = fuse(scores, text_scores(dataset, images, captions, ocr_engine, spans), alpha)
     metrics = caption_protocol(scores, caption_image) if not folds else fold_average(scores, caption_image, folds)
     object_ids = images["object_id"]

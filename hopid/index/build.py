@@ -164,8 +164,7 @@ def build_index(
         path_of_hash.setdefault(sha, path)
 
     ocr_parts = ocr_store(Path(ocr_cache) if ocr_cache else index_dir / "cache", engine)
-    needs_ocr = getattr(encoder, "needs_ocr", False)
-    vector_key = f"{encoder.fingerprint[:16]}-{engine}" if needs_ocr else encoder.fingerprint[:16]
+    vector_key = f"{encoder.fingerprint[:16]}-{engine}" if encoder.needs_ocr else encoder.fingerprint[:16]
     vector_parts = PartStore(index_dir / "cache" / f"vectors-{vector_key}", VECTOR_PART_SCHEMA)
     ocr_now = run_ocr_parts(
         [(sha, root / path) for sha, path in path_of_hash.items()],
@@ -182,7 +181,7 @@ def build_index(
     readable = set(ocr_table.column("key").to_pylist()) - set(failed)
     have_vectors = vector_parts.done()
     todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have_vectors]
-    ocr_of = _tokens_of_parts(ocr_table) if needs_ocr else None
+    ocr_of = _tokens_of_parts(ocr_table) if encoder.needs_ocr else None
     embedded_now = _embed_missing(encoder, root, todo, vector_parts, errors, progress, ocr_of)
     vector_table = vector_parts.compact(set(path_of_hash))
 

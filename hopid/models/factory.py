@@ -18,6 +18,7 @@ from PIL import Image
 
 from hopid.errors import HopidError
 from hopid.models.spec import ModelSpec, parse_model_spec
+from hopid.search.fusion import DEFAULT_ALPHA
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 HUB_HOST = ("huggingface.co", 443)
@@ -42,8 +43,8 @@ def pick_device() -> str:
 class ClipEncoder:
     """An open_clip model as a pair of encoders giving L2-normalised float32 vectors."""
 
-    needs_ocr = False
-    fusion_alpha: float | None = None
+    needs_ocr = False  # plain CLIP embeds the pixels alone
+    fusion_alpha = DEFAULT_ALPHA  # the weight of the scene-text score for this model
 
     def __init__(self, spec: ModelSpec, model, preprocess, tokenizer, device: str) -> None:
         self.spec = spec

@@ -29,6 +29,7 @@ from hopid.models.inputs import (
 )
 from hopid.models.network import HopidNet, NetConfig, WordBank
 from hopid.models.spec import RUN_CONFIG, RUN_WEIGHTS, ModelSpec
+from hopid.search.fusion import DEFAULT_ALPHA
 
 RUN_INFO = "run.json"
 TAGGER_DIR = "tagger"
@@ -78,7 +79,7 @@ class RunEncoder:
         self.dim = self.net.out_dim
         self.spec = ModelSpec(str(self.run_dir), "run", "run", str(self.run_dir))
         self.needs_ocr = self.config.needs_ocr
-        self.fusion_alpha = float(self.info.get("fusion_alpha", 0.5))
+        self.fusion_alpha = float(self.info.get("fusion_alpha", DEFAULT_ALPHA))
         self._tagger = None
         self._fingerprint: str | None = None
         self._torch = torch

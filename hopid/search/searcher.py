@@ -98,7 +98,6 @@ class Searcher:
             self.tagger = load_tagger(tagger_dir)
         elif getattr(encoder, "tagger_dir", None) is not None:
             self.tagger = encoder.tagger  # a trained run brings its own tagger
-        self.alpha = encoder.fusion_alpha if getattr(encoder, "fusion_alpha", None) is not None else DEFAULT_ALPHA
 
     def entity_spans(self, text: str) -> list[tuple[int, int]]:
         from hopid.entities.infer import infer_texts
@@ -135,7 +134,7 @@ class Searcher:
         text = check_query(text)
         query_vector = self.encoder.encode_texts([text])[0]
         lexical = None if dense_only else self.lexical.score(query_terms(text, self.entity_spans(text)))
-        return self._rank(query_vector, k, lexical, self.alpha if alpha is None else alpha)
+        return self._rank(query_vector, k, lexical, self.encoder.fusion_alpha if alpha is None else alpha)
 
     def search_image(self, image_path: str | Path, k: int = 10) -> list[Hit]:
         """Image -> images by the model alone, best first."""
@@ -144,7 +143,7 @@ class Searcher:
         except ImageLoadError as exc:
             raise HopidError(f"{image_path}: {exc}") from exc
         ocr = None
-        if getattr(self.encoder, "needs_ocr", False):  # embed the query as the index embedded its images
+        if self.encoder.needs_ocr:  # embed the query as the index embedded its images
             ocr = [self._read_scene_text(image_path)]
         return self._rank(self.encoder.encode_images([image], ocr)[0], k)
 
