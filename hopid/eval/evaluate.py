@@ -94,19 +94,6 @@ def scene_text_scores(
     return np.stack([lexical.score(query_terms(text, span)).scores for text, span in zip(texts, spans, strict=True)])
 
 
-def text_scores(
-    dataset: Dataset,
-    images: pl.DataFrame,
-    captions: pl.DataFrame,
-    ocr_engine: str | None,
-    spans: list[list[tuple[int, int]]] | None = None,
-) -> np.ndarray:
-    """Captions x images scene-text scores (entity spans from the dataset unless given)."""
-    if spans is None:
-        spans = caption_entity_spans(dataset, captions)
-    return scene_text_scores(dataset.ocr(ocr_engine), images["image_id"].to_list(), captions["text"].to_list(), spans)
-
-
 def evaluate(
     dataset: Dataset,
     encoder,
@@ -132,11 +119,13 @@ def evaluate(
     caption_vectors = embed_texts(encoder, captions["text"].to_list(), progress)
     scores = caption_vectors @ image_vectors.T
     if not dense_only:
-        spans = None
+        texts = captions["text"].to_list()
         if hasattr(encoder, "entities"):  # a trained run infers entities with its own tagger
-            spans = [[(e.start, e.end) for e in found] for found in encoder.entities(captions["text"].to_list())]
-        alpha = encoder.fusion_alpha if alpha is None else alpha
-        scores = fuse(scores, text_scores(dataset, images, captions, ocr_engine, spans), alpha)
+            spans = [[(e.start, e.end) for e in found] for found in encoder.entities(texts)]
+        else:
+            spans = caption_entity_spans(dataset, captions)
+        lexical = scene_text_scores(ocr, images["image_id"].to_list(), texts, spans)
+        scores = fuse(scores, lexical, encoder.fusion_alpha if alpha is None else alpha)
     metrics = caption_protocol(scores, caption_image) if not folds else fold_average(scores, caption_image, folds)
     object_ids = images["object_id"]
     if object_ids.null_count() == 0:
