@@ -254,7 +254,7 @@ def build_index(
 
 def _tokens_of_parts(parts) -> dict[str, list]:
     """Each OCR part row (one image) as the token list a scene-text model reads."""
-    from hopid.models.run import ocr_tokens
+    from hopid.models.inputs import ocr_tokens
 
     return {
         row["key"]: ocr_tokens(row["texts"] or [], row["boxes"] or [], row["confidences"] or [])

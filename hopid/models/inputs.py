@@ -32,16 +32,21 @@ class OcrToken:
         return (max(xs) - min(xs)) * (max(ys) - min(ys))
 
 
+def ocr_tokens(texts: Sequence[str], boxes: Sequence[Sequence[float]], confidences: Sequence[float]) -> list[OcrToken]:
+    """One image's OCR columns (as in OCR part files or OCR results) as tokens."""
+    return [
+        OcrToken(t, tuple(float(v) for v in b), float(c)) for t, b, c in zip(texts, boxes, confidences, strict=True)
+    ]
+
+
 def tokens_by_image(ocr: pl.DataFrame) -> dict[str, list[OcrToken]]:
     """Rows of an ``ocr`` table grouped per image, in token order."""
-    out: dict[str, list[OcrToken]] = {}
     if ocr.is_empty():
-        return out
-    for image_id, text, box, confidence in (
-        ocr.sort("image_id", "token_index").select("image_id", "text", "box", "confidence").iter_rows()
-    ):
-        out.setdefault(image_id, []).append(OcrToken(text, tuple(float(v) for v in box), float(confidence)))
-    return out
+        return {}
+    grouped = (
+        ocr.sort("image_id", "token_index").group_by("image_id", maintain_order=True).agg("text", "box", "confidence")
+    )
+    return {image_id: ocr_tokens(*columns) for image_id, *columns in grouped.iter_rows()}
 
 
 def keep_tokens(tokens: Sequence[OcrToken], limit: int) -> list[OcrToken]:

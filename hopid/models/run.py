@@ -7,15 +7,16 @@ architecture is built empty and filled from ``model.safetensors``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 from PIL import Image
 
+from hopid.data.scan import content_hash
 from hopid.entities.prompt import prompt_words
 from hopid.errors import HopidError
 from hopid.models.inputs import (
@@ -53,8 +54,6 @@ class RunEncoder:
     """The HOPID (or baseline) network of a run; L2-normalised float32 vectors like ClipEncoder."""
 
     def __init__(self, run_dir: str | Path, device: str = "cpu") -> None:
-        import torch
-
         from hopid.models.factory import build_architecture
         from hopid.train.checkpoint import load_weights
 
@@ -82,17 +81,12 @@ class RunEncoder:
         self.fusion_alpha = float(self.info.get("fusion_alpha", DEFAULT_ALPHA))
         self._tagger = None
         self._fingerprint: str | None = None
-        self._torch = torch
 
     @property
     def fingerprint(self) -> str:
         """A hash of the weights file."""
         if self._fingerprint is None:
-            digest = hashlib.blake2b(digest_size=16)
-            with open(self.run_dir / RUN_WEIGHTS, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            self._fingerprint = digest.hexdigest()
+            self._fingerprint = content_hash(self.run_dir / RUN_WEIGHTS)
         return self._fingerprint
 
     @property
@@ -116,7 +110,6 @@ class RunEncoder:
         self, images: Sequence[Image.Image], ocr: Sequence[Sequence[OcrToken]] | None = None
     ) -> np.ndarray:
         """V per image; ``ocr`` gives each image's OCR tokens (none: read as images without text)."""
-        torch = self._torch
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
         tokens = [keep_tokens(t, self.config.max_ocr_tokens) for t in (ocr or [[] for _ in images])]
@@ -133,7 +126,6 @@ class RunEncoder:
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """T per text, with the entity words the run's tagger infers."""
-        torch = self._torch
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         words = [prompt_words(found) for found in self.entities(texts)] if self._uses_entities else None
@@ -146,10 +138,3 @@ class RunEncoder:
     @property
     def _uses_entities(self) -> bool:
         return self.config.uses("text_prompt") or self.config.uses("entity_words")
-
-
-def ocr_tokens(texts: Sequence[str], boxes: Sequence[Sequence[float]], confidences: Sequence[float]) -> list[OcrToken]:
-    """OCR columns of one image as tokens."""
-    return [
-        OcrToken(t, tuple(float(v) for v in b), float(c)) for t, b, c in zip(texts, boxes, confidences, strict=True)
-    ]

@@ -148,10 +148,11 @@ class Searcher:
         return self._rank(self.encoder.encode_images([image], ocr)[0], k)
 
     def _read_scene_text(self, image_path: str | Path) -> list:
-        from hopid.models.inputs import OcrToken
+        from hopid.models.inputs import ocr_tokens
         from hopid.ocr.pool import ocr_paths
 
         result = next(iter(ocr_paths([Path(image_path)], self.manifest["ocr_engine"], workers=1)))
         if result.error:
             raise HopidError(f"{image_path}: {result.error}")
-        return [OcrToken(w.text, tuple(float(v) for v in w.box), float(w.confidence)) for w in result.words]
+        words = result.words
+        return ocr_tokens([w.text for w in words], [w.box for w in words], [w.confidence for w in words])
