@@ -18,6 +18,7 @@ from PIL import Image
 
 from hopid.data.scan import content_hash
 from hopid.entities.prompt import prompt_words
+from hopid.entities.types import Entity
 from hopid.errors import HopidError
 from hopid.models.inputs import (
     OcrToken,
@@ -33,6 +34,7 @@ from hopid.models.spec import RUN_CONFIG, RUN_WEIGHTS, ModelSpec
 from hopid.search.fusion import DEFAULT_ALPHA
 
 RUN_INFO = "run.json"
+ENTITY_MEMORY = 50_000  # texts whose entities are remembered
 TAGGER_DIR = "tagger"
 
 
@@ -80,6 +82,7 @@ class RunEncoder:
         self.needs_ocr = self.config.needs_ocr
         self.fusion_alpha = float(self.info.get("fusion_alpha", DEFAULT_ALPHA))
         self._tagger = None
+        self._entities_of: dict[str, list[Entity]] = {}
         self._fingerprint: str | None = None
 
     @property
@@ -101,10 +104,18 @@ class RunEncoder:
             self._tagger = load_tagger(self.tagger_dir)
         return self._tagger
 
-    def entities(self, texts: Sequence[str]):
+    def entities(self, texts: Sequence[str]) -> list[list[Entity]]:
+        """The run's tagger on each text; remembered, since a query's vector and its scene-text
+        score both need them."""
         from hopid.entities.infer import infer_texts
 
-        return infer_texts(list(texts), self.tagger)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._entities_of))
+        new = dict(zip(missing, infer_texts(missing, self.tagger), strict=True)) if missing else {}
+        found = [new[t] if t in new else self._entities_of[t] for t in texts]
+        if len(self._entities_of) + len(new) > ENTITY_MEMORY:
+            self._entities_of.clear()
+        self._entities_of.update(new)
+        return found
 
     def encode_images(
         self, images: Sequence[Image.Image], ocr: Sequence[Sequence[OcrToken]] | None = None

@@ -96,13 +96,15 @@ class Searcher:
             from hopid.entities.tagger import load_tagger
 
             self.tagger = load_tagger(tagger_dir)
-        elif getattr(encoder, "tagger_dir", None) is not None:
-            self.tagger = encoder.tagger  # a trained run brings its own tagger
 
     def entity_spans(self, text: str) -> list[tuple[int, int]]:
-        from hopid.entities.infer import infer_texts
+        if self.tagger is None and hasattr(self.encoder, "entities"):
+            found = self.encoder.entities([text])[0]  # a trained run's own tagger, already run for its vector
+        else:
+            from hopid.entities.infer import infer_texts
 
-        return [(e.start, e.end) for e in infer_texts([text], self.tagger)[0]]
+            found = infer_texts([text], self.tagger)[0]
+        return [(e.start, e.end) for e in found]
 
     def _rank(self, query_vector: np.ndarray, k: int, lexical=None, alpha: float = DEFAULT_ALPHA) -> list[Hit]:
         n = len(self.paths)
