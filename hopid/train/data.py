@@ -43,7 +43,7 @@ class SplitData:
     entity_words: list[list[str]]
     caption_token_ids: torch.Tensor
     image_groups: list[str | None] | None = None  # object_id per image, when the dataset has them
-    pixels: torch.Tensor | None = None  # [images, 3, H, W] float16, when the image tower trains
+    pixels: torch.Tensor | None = None  # [images, 3, H, W] float16; dropped once frozen tower features are cached
     image_features: tuple[torch.Tensor, torch.Tensor] | None = None  # (G, patch tokens), frozen tower
     caption_features: torch.Tensor | None = None  # frozen text tower
 
@@ -74,7 +74,6 @@ def load_split(
     *,
     ocr: pl.DataFrame,
     errors: ErrorLog,
-    need_pixels: bool,
     progress: Progress | None = None,
 ) -> SplitData:
     """Read one split: unreadable images are recorded in ``errors`` and left out with their captions."""
@@ -85,13 +84,12 @@ def load_split(
     paths = images["path"].to_list()
     for row, image_id in enumerate(images["image_id"].to_list()):
         kept = keep_tokens(found.get(image_id, []), limit)
-        if need_pixels:
-            try:
-                image = load_rgb(dataset.image_path(paths[row]))
-            except ImageLoadError as exc:
-                errors.add(paths[row], str(exc))
-                continue
-            pixels.append(preprocess(prompted_image(image, kept, net.config)).half())
+        try:
+            image = load_rgb(dataset.image_path(paths[row]))
+        except ImageLoadError as exc:
+            errors.add(paths[row], str(exc))
+            continue
+        pixels.append(preprocess(prompted_image(image, kept, net.config)).half())
         image_ids.append(image_id)
         tokens.append(kept)
         if progress:
@@ -112,7 +110,7 @@ def load_split(
         entity_words=[w[: net.config.max_entities] for w in entity_words(texts)],
         caption_token_ids=net.tokenizer(texts),
         image_groups=[groups_of.get(i) for i in image_ids],
-        pixels=torch.stack(pixels) if pixels else None,
+        pixels=torch.stack(pixels),
     )
 
 

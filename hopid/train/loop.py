@@ -224,7 +224,6 @@ class Trainer:
                 words,
                 ocr=self.ocr,
                 errors=self.errors,
-                need_pixels=True,
                 progress=self.progress,
             )
         self.train_data, self.val_data = splits["train_split"], splits["val_split"]
@@ -473,7 +472,6 @@ class Trainer:
             tagger_words(self.tagger),
             ocr=self.ocr,
             errors=self.errors,
-            need_pixels=True,
         )
         self.bank.add(test.strings + test.prompts)
         dense = self.split_scores(test)
