@@ -16,6 +16,15 @@ from hopid.data.schema import SPLITS, table_path, write_table
 from hopid.errors import HopidError
 
 
+def list_of(path: Path, value: Any, what: str, key: str | None = None) -> list:
+    """``value`` (or ``value[key]`` of a JSON object) when it is a list; else a one-line error saying ``what``."""
+    if key is not None:
+        value = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(value, list):
+        raise HopidError(f"{path}: expected {what}")
+    return value
+
+
 def load_json(root: Path, names: Iterable[str]) -> tuple[Path, Any]:
     """The first of ``names`` that exists under ``root`` (or its parents' usual spots), parsed."""
     names = list(names)
@@ -92,6 +101,21 @@ class Collected:
             "subset": None,
         }
         return True
+
+    def add_example(
+        self,
+        image_id: str,
+        file: Path | None,
+        split: str,
+        object_id: str | None,
+        captions: Iterable[Any],
+        where: str,
+        context: str | None = None,
+    ) -> None:
+        """One image and its captions; the captions are skipped when the image is not usable."""
+        if self.add_image(image_id, file, split, object_id, where):
+            for caption in captions:
+                self.add_caption(image_id, caption, where, context)
 
     def add_caption(self, image_id: str, text: Any, where: str, context: str | None = None) -> None:
         text = text.strip() if isinstance(text, str) else ""

@@ -52,10 +52,9 @@ def convert_finegrained(name: str, root: Path, out: Path, images: Path | None = 
             where = f"text_c10/{class_dir.name}/{caption_file.name}"
             image_id = f"{class_dir.name}/{caption_file.stem}"
             found = finder.find(f"{class_dir.name}/{caption_file.stem}.jpg")
-            if not collected.add_image(image_id, found, split, class_dir.name, where):
-                continue
-            for line in caption_file.read_text(encoding="utf-8", errors="replace").splitlines():
-                if line.strip():
-                    collected.add_caption(image_id, line, where)
+            lines = caption_file.read_text(encoding="utf-8", errors="replace").splitlines()
+            collected.add_example(
+                image_id, found, split, class_dir.name, [line for line in lines if line.strip()], where
+            )
     collected.check_sizes(OFFICIAL[name])
     return collected

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder, load_json
-from hopid.errors import HopidError
+from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
 
 SPLIT_OF = {"train": "train", "restval": "train", "val": "val", "test": "test"}
 OFFICIAL = {
@@ -24,9 +23,7 @@ def convert_karpathy(name: str, root: Path, out: Path, images: Path | None = Non
     path, data = load_json(root, FILES[name])
     finder = ImageFinder(root, images, USUAL[name])
     collected = Collected(name, out)
-    records = data.get("images") if isinstance(data, dict) else None
-    if not isinstance(records, list):
-        raise HopidError(f"{path}: expected a JSON object with an 'images' list (Karpathy's split format)")
+    records = list_of(path, data, "a JSON object with an 'images' list (Karpathy's split format)", "images")
     for index, record in enumerate(records):
         where = f"{path.name}:images[{index}]"
         try:
@@ -38,9 +35,6 @@ def convert_karpathy(name: str, root: Path, out: Path, images: Path | None = Non
             continue
         reference = f"{record['filepath']}/{filename}" if record.get("filepath") else filename
         image_id = str(record.get("cocoid") or Path(filename).stem)
-        if not collected.add_image(image_id, finder.find(reference), split, None, where):
-            continue
-        for sentence in sentences:
-            collected.add_caption(image_id, sentence, where)
+        collected.add_example(image_id, finder.find(reference), split, None, sentences, where)
     collected.check_sizes(OFFICIAL[name])
     return collected

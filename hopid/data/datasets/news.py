@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hopid.data.datasets.base import Collected, ImageFinder, load_json
+from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
 from hopid.errors import HopidError
 
 N24_SPLIT_FILES = {
@@ -28,13 +28,6 @@ N24_SPLIT_FILES = {
 def _context(*parts: Any) -> str | None:
     text = "\n\n".join(str(p).strip() for p in parts if isinstance(p, str) and p.strip())
     return text or None
-
-
-def _add(
-    collected: Collected, image_id: str, file: Path | None, split: str, caption: Any, context: str | None, where: str
-) -> None:
-    if collected.add_image(image_id, file, split, None, where):
-        collected.add_caption(image_id, caption, where, context)
 
 
 def _headline(article: dict) -> Any:
@@ -51,10 +44,8 @@ def convert_n24news(root: Path, out: Path, images: Path | None = None) -> Collec
         collected.notes.append("nytimes_dataset.json carries no split: every item is test")
     finder = ImageFinder(root, images, ["images", "imgs"])
     for split, path in sources:
-        _, items = load_json(root, [path.name])
-        if not isinstance(items, list):
-            raise HopidError(f"{path}: expected a JSON list of news items")
-        for index, item in enumerate(items):
+        _, data = load_json(root, [path.name])
+        for index, item in enumerate(list_of(path, data, "a JSON list of news items")):
             where = f"{path.name}[{index}]"
             try:
                 image_id, caption = str(item["image_id"]), item["caption"]
@@ -62,7 +53,7 @@ def convert_n24news(root: Path, out: Path, images: Path | None = None) -> Collec
                 collected.errors.add(where, "malformed item (needs image_id and caption)")
                 continue
             context = _context(item.get("headline"), item.get("abstract"), item.get("body"))
-            _add(collected, image_id, finder.find(f"{image_id}.jpg"), split, caption, context, where)
+            collected.add_example(image_id, finder.find(f"{image_id}.jpg"), split, None, [caption], where, context)
     return collected
 
 
@@ -93,15 +84,14 @@ def convert_goodnews(root: Path, out: Path, images: Path | None = None) -> Colle
             if not split:
                 collected.errors.add(image_id, "image in no split of img_splits.json")
                 continue
-            _add(collected, image_id, finder.find(f"{image_id}.jpg"), split, caption, context, where)
+            collected.add_example(image_id, finder.find(f"{image_id}.jpg"), split, None, [caption], where, context)
     return collected
 
 
 def convert_visualnews(root: Path, out: Path, images: Path | None = None) -> Collected:
     base = root / "origin" if (root / "origin" / "data.json").is_file() else root
-    path, items = load_json(base, ["data.json"])
-    if not isinstance(items, list):
-        raise HopidError(f"{path}: expected a JSON list of news items")
+    path, data = load_json(base, ["data.json"])
+    items = list_of(path, data, "a JSON list of news items")
     collected = Collected("visualnews", out)
     collected.notes.append("VisualNews' data.json carries no split: every item is test")
     finder = ImageFinder(base, images, ["images"])
@@ -116,5 +106,5 @@ def convert_visualnews(root: Path, out: Path, images: Path | None = None) -> Col
         context = None
         if item.get("article_path") and article.is_file():
             context = article.read_text(encoding="utf-8", errors="replace")
-        _add(collected, image_id, finder.find(reference), "test", caption, context, where)
+        collected.add_example(image_id, finder.find(reference), "test", None, [caption], where, context)
     return collected

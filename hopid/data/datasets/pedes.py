@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder, load_json
-from hopid.errors import HopidError
+from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
 
 FILES = {
     "cuhk-pedes": ["reid_raw.json", "caption_all.json"],
@@ -31,9 +30,8 @@ OFFICIAL = {
 
 
 def convert_pedes(name: str, root: Path, out: Path, images: Path | None = None) -> Collected:
-    path, records = load_json(root, FILES[name])
-    if not isinstance(records, list):
-        raise HopidError(f"{path}: expected a JSON list of person records")
+    path, data = load_json(root, FILES[name])
+    records = list_of(path, data, "a JSON list of person records")
     finder = ImageFinder(root, images, ["imgs", "images", "CUHK-PEDES/imgs"])
     collected = Collected(name, out)
     field_name = PATH_FIELD[name]
@@ -49,9 +47,6 @@ def convert_pedes(name: str, root: Path, out: Path, images: Path | None = None) 
         except (KeyError, TypeError, ValueError):
             collected.errors.add(where, f"malformed record (needs {field_name}, id, split, captions list)")
             continue
-        if not collected.add_image(reference, finder.find(reference), split, identity, where):
-            continue
-        for caption in captions:
-            collected.add_caption(reference, caption, where)
+        collected.add_example(reference, finder.find(reference), split, identity, captions, where)
     collected.check_sizes(OFFICIAL[name])
     return collected

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder, load_json
+from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
 from hopid.errors import HopidError
 
 SPLITS = {"train": "train", "val": "test"}
@@ -28,18 +28,14 @@ def convert_textcaps(root: Path, out: Path, images: Path | None = None) -> Colle
     collected.notes.append("TextCaps withholds its test captions: the released val split is prepared as test")
     for released, _ in found:
         path, data = load_json(root, [f"TextCaps_0.1_{released}.json"])
-        entries = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(entries, list):
-            raise HopidError(f"{path}: expected a JSON object with a 'data' list")
-        for index, entry in enumerate(entries):
+        for index, entry in enumerate(list_of(path, data, "a JSON object with a 'data' list", "data")):
             where = f"{path.name}:data[{index}]"
             try:
                 image_id, reference, caption = str(entry["image_id"]), str(entry["image_path"]), entry["caption_str"]
             except (KeyError, TypeError):
                 collected.errors.add(where, "malformed entry (needs image_id, image_path, caption_str)")
                 continue
-            if collected.add_image(image_id, finder.find(reference), SPLITS[released], None, where):
-                collected.add_caption(image_id, caption, where)
+            collected.add_example(image_id, finder.find(reference), SPLITS[released], None, [caption], where)
     collected.check_sizes(OFFICIAL)
     collected.extra_tables["ocr"] = _rosetta(root, collected)
     return collected
