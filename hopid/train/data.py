@@ -16,6 +16,7 @@ import torch
 from hopid.data.dataset import Dataset
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
+from hopid.entities.infer import infer_texts
 from hopid.entities.prompt import hopid_prompt, prompt_words
 from hopid.errors import HopidError
 from hopid.models.inputs import OcrToken, keep_tokens, prompted_image, tokens_by_image
@@ -41,6 +42,7 @@ class SplitData:
     caption_texts: list[str]
     caption_image: np.ndarray
     entity_words: list[list[str]]
+    entity_spans: list[list[tuple[int, int]]]  # where the tagger found them (for the scene-text score)
     caption_token_ids: torch.Tensor
     image_groups: list[str | None] | None = None  # object_id per image, when the dataset has them
     pixels: torch.Tensor | None = None  # [images, 3, H, W] float16; dropped once frozen tower features are cached
@@ -70,7 +72,7 @@ def load_split(
     split: str,
     net: HopidNet,
     preprocess,
-    entity_words: Callable[[list[str]], list[list[str]]],
+    tagger,
     *,
     ocr: pl.DataFrame,
     errors: ErrorLog,
@@ -100,6 +102,7 @@ def load_split(
     if captions.is_empty():
         raise HopidError(f"{dataset.root}: split {split!r} has no captions of readable images")
     texts = captions["text"].to_list()
+    found = infer_texts(texts, tagger)
     return SplitData(
         name=split,
         image_ids=image_ids,
@@ -107,18 +110,12 @@ def load_split(
         caption_ids=captions["caption_id"].to_list(),
         caption_texts=texts,
         caption_image=np.asarray([row_of[i] for i in captions["image_id"].to_list()], dtype=np.int64),
-        entity_words=[w[: net.config.max_entities] for w in entity_words(texts)],
+        entity_words=[prompt_words(entities)[: net.config.max_entities] for entities in found],
+        entity_spans=[[(e.start, e.end) for e in entities] for entities in found],
         caption_token_ids=net.tokenizer(texts),
         image_groups=[groups_of.get(i) for i in image_ids],
         pixels=torch.stack(pixels),
     )
-
-
-def tagger_words(tagger) -> Callable[[list[str]], list[list[str]]]:
-    """The entity words of each text, as the HOPID prompt takes them."""
-    from hopid.entities.infer import infer_texts
-
-    return lambda texts: [prompt_words(found) for found in infer_texts(texts, tagger)]
 
 
 def fingerprint(*parts: object) -> str:

@@ -39,7 +39,6 @@ from hopid.train.data import (
     fingerprint,
     load_split,
     sample_rng,
-    tagger_words,
 )
 from hopid.train.losses import retrieval_loss
 from hopid.train.ocr_noise import NoiseConfig
@@ -210,24 +209,10 @@ class Trainer:
         self.data_fingerprint = dataset_fingerprint(self.root)
         self.ocr = self.dataset.ocr(self.recipe["data"]["ocr_engine"])
         self.tagger = ensure_tagger(self.root, self.run_dir, self.recipe, self.world, self.progress)
-        self.net, preprocess = build_net(self.config, self.device, self.seed)
-        words = tagger_words(self.tagger)
+        self.net, self.preprocess = build_net(self.config, self.device, self.seed)
         cache_images = self.config.freeze_image and self.train_cfg["cache_frozen"]
-        splits = {}
-        for key in ("train_split", "val_split"):
-            name = self.recipe["data"][key]
-            splits[key] = load_split(
-                self.dataset,
-                name,
-                self.net,
-                preprocess,
-                words,
-                ocr=self.ocr,
-                errors=self.errors,
-                progress=self.progress,
-            )
-        self.train_data, self.val_data = splits["train_split"], splits["val_split"]
-        self.preprocess = preprocess
+        self.train_data = self._load_split("train_split")
+        self.val_data = self._load_split("val_split")
         self.bank = WordBank(self.net)
         for data in (self.train_data, self.val_data):
             self.bank.add(data.strings + data.prompts + data.all_noise_strings(self.noise, self.seed))
@@ -237,6 +222,19 @@ class Trainer:
             if self.config.freeze_text and self.train_cfg["cache_frozen"]:
                 data.caption_features = self._caption_features(data)
         self._make_optimizer()
+
+    def _load_split(self, key: str) -> SplitData:
+        """The split the recipe's ``data.<key>`` names, with the run's tagger's entities."""
+        return load_split(
+            self.dataset,
+            self.recipe["data"][key],
+            self.net,
+            self.preprocess,
+            self.tagger,
+            ocr=self.ocr,
+            errors=self.errors,
+            progress=self.progress,
+        )
 
     def _make_optimizer(self) -> None:
         """AdamW: the towers at ``backbone_lr``, the heads at ``lr``; no weight decay on 1-d weights."""
@@ -464,15 +462,7 @@ class Trainer:
         dist_.barrier(self.world)  # rank 0 writes the best weights
         self.net.load_state_dict(load_weights(self.run_dir / WEIGHTS))
         alpha = self._choose_alpha()
-        test = load_split(
-            self.dataset,
-            self.recipe["data"]["test_split"],
-            self.net,
-            self.preprocess,
-            tagger_words(self.tagger),
-            ocr=self.ocr,
-            errors=self.errors,
-        )
+        test = self._load_split("test_split")
         self.bank.add(test.strings + test.prompts)
         dense = self.split_scores(test)
         fused = fuse(dense, self._lexical(test), alpha)
@@ -496,11 +486,9 @@ class Trainer:
         )
 
     def _lexical(self, data: SplitData) -> np.ndarray:
-        from hopid.entities.infer import infer_texts
         from hopid.eval.evaluate import scene_text_scores
 
-        spans = [[(e.start, e.end) for e in found] for found in infer_texts(data.caption_texts, self.tagger)]
-        return scene_text_scores(self.ocr, data.image_ids, data.caption_texts, spans)
+        return scene_text_scores(self.ocr, data.image_ids, data.caption_texts, data.entity_spans)
 
     def _choose_alpha(self) -> float:
         """fusion.alpha for the trained network: the best val score over the recipe's grid."""
