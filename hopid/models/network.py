@@ -103,7 +103,6 @@ class HopidNet(nn.Module):
         proj = getattr(clip.visual, "proj", None)
         token_width = int(proj.shape[0]) if proj is not None else dim
         self.dim = dim
-        self.token_width = token_width
         if config.freeze_image:
             clip.visual.requires_grad_(False)
         if config.freeze_text:
