@@ -18,7 +18,11 @@ def evaluate(
     ] = "tiny",
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
     subset: Annotated[
-        str | None, typer.Option(help="Only the images of this subset, e.g. ctc1k for CTC-1K (CTC-5K: all of test).")
+        str | None,
+        typer.Option(
+            help="A benchmark's test protocol: ctc1k | ctc5k (CTC), coco1k (five folds of 1,000) | coco5k (COCO), "
+            "or any images.subset value. Default: the whole split."
+        ),
     ] = None,
     folds: Annotated[
         int | None,
@@ -42,7 +46,11 @@ def evaluate(
         typer.Option("--out", help="Where metrics.parquet and per_query.parquet go (default: DATASET/eval/SPLIT)."),
     ] = None,
 ) -> None:
-    """R@1/5/10 both ways and rSum; Rank-K, mAP and mINP when images have object_id."""
+    """Evaluate under the benchmark's published protocol (from its benchmark.json, see docs/datasets.md).
+
+    CTC/COCO/Flickr30K/TextCaps and the news sets: R@1/5/10 both ways and rSum. Person sets,
+    CUB and Flowers: Rank-1/5/10, mAP and mINP by identity. Other folders: R@K, plus the
+    identity metrics when every image has an object_id."""
     import polars as pl
 
     from hopid.data.dataset import Dataset
@@ -75,9 +83,13 @@ def evaluate(
             alpha=alpha,
             progress=update,
         )
-    target = out_dir or dataset / "eval" / (f"{split}-{subset}" if subset else split)
+    label = result.plan.label
+    target = out_dir or dataset / "eval" / (f"{split}-{label}" if label else split)
+    title = f"{split} split of {dataset}{f' ({label})' if label else ''}: {result.plan.protocol} protocol, " + (
+        "dense only" if dense_only else "fused"
+    )
     metrics = pl.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())}).with_columns(
-        split=pl.lit(split), model=pl.lit(model)
+        split=pl.lit(split), model=pl.lit(model), protocol=pl.lit(result.plan.protocol), subset=pl.lit(label or None)
     )
     write_table(metrics, table_path(target, "metrics"), "metrics")
     write_table(result.per_query, table_path(target, "per_query"), "per_query")
@@ -86,13 +98,6 @@ def evaluate(
         err.print(f"[yellow]{len(result.errors)} image(s) unreadable[/]: see {dataset / 'errors.parquet'}")
     if as_json:
         print_json(result.metrics)
-        err.print(
-            summary_table(f"{split} split of {dataset} ({'dense only' if dense_only else 'fused'})", result.metrics)
-        )
+        err.print(summary_table(title, result.metrics))
     else:
-        out.print(
-            summary_table(
-                f"{split} split of {dataset} ({'dense only' if dense_only else 'fused'})",
-                result.metrics | result.counts,
-            )
-        )
+        out.print(summary_table(title, result.metrics | result.counts))

@@ -17,7 +17,7 @@ SHOWN = ("t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10", "rsum")
 def train(
     recipe: Annotated[
         Path,
-        typer.Argument(help="Recipe YAML, or the name of one in recipes/: demo-tiny, demo-tiny-cliponly, ctc-vitb32."),
+        typer.Argument(help="Recipe YAML, or the name of one in recipes/ (demo-tiny, ctc-vitb32, coco-vitb32, …)."),
     ],
     overrides: Annotated[
         list[str] | None,

@@ -1,6 +1,6 @@
 """Sweep fusion.alpha on a dataset split and print R@K per alpha (how DEFAULT_ALPHA was chosen).
 
-    python scripts/fusion_alpha.py hopid-demo/synthetic --split val --model tiny
+python scripts/fusion_alpha.py hopid-demo/synthetic --split val --model tiny
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ def main(argv: list[str] | None = None) -> None:
     dataset, encoder = Dataset.open(args.dataset), load_encoder(args.model)
     print(f"{'alpha':>6} {'t2i_r1':>7} {'t2i_r5':>7} {'i2t_r1':>7} {'rsum':>7}")
     for alpha in ALPHAS:
-        metrics = evaluate(dataset, encoder, split=args.split, alpha=alpha, ocr_engine=args.ocr_engine,
-                           dense_only=alpha == 0.0).metrics
-        print(f"{alpha:>6} {metrics['t2i_r1']:>7.3f} {metrics['t2i_r5']:>7.3f} {metrics['i2t_r1']:>7.3f} "
-              f"{metrics['rsum']:>7.1f}")
+        metrics = evaluate(
+            dataset, encoder, split=args.split, alpha=alpha, ocr_engine=args.ocr_engine, dense_only=alpha == 0.0
+        ).metrics
+        print(
+            f"{alpha:>6} {metrics['t2i_r1']:>7.3f} {metrics['t2i_r5']:>7.3f} {metrics['i2t_r1']:>7.3f} "
+            f"{metrics['rsum']:>7.1f}"
+        )
 
 
 if __name__ == "__main__":

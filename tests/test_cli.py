@@ -13,8 +13,17 @@ from hopid_cli.app import app
 
 runner = CliRunner()
 HEAVY = ("torch", "open_clip", "spacy", "faiss", "onnxruntime", "easyocr", "rapidocr_onnxruntime", "polars")
-COMMANDS = (["prepare", "synthetic"], ["prepare", "folder"], ["ocr"], ["entities", "train"], ["entities", "infer"],
-            ["index"], ["query"], ["eval"], ["demo"])
+COMMANDS = (
+    ["prepare", "synthetic"],
+    ["prepare", "folder"],
+    ["ocr"],
+    ["entities", "train"],
+    ["entities", "infer"],
+    ["index"],
+    ["query"],
+    ["eval"],
+    ["demo"],
+)
 
 
 def test_help_imports_nothing_heavy():
@@ -69,15 +78,38 @@ def test_eval_json_is_the_only_stdout(tmp_path):
 
     for i, word in enumerate(["Zorbex", "Klaxo"]):
         render_words(tmp_path / "images" / f"{i}.png", [word])
-    write_table([{"image_id": str(i), "path": f"images/{i}.png", "split": "test", "width": 480, "height": 200}
-                 for i in range(2)], tmp_path / "images.parquet", "images")
-    write_table([{"caption_id": f"c{i}", "image_id": str(i), "text": f"a sign saying {w}", "split": "test"}
-                 for i, w in enumerate(["zorbex", "klaxo"])] +
-                [{"caption_id": "long", "image_id": "0", "text": "zorbex " * 3000, "split": "test"}],
-                tmp_path / "captions.parquet", "captions")
-    write_table([{"image_id": str(i), "token_index": 0, "text": w, "confidence": 1.0, "box": [0.0] * 8,
-                  "engine": "groundtruth"} for i, w in enumerate(["ZORBEX", "KLAXO"])],
-                tmp_path / "ocr.parquet", "ocr")
+    write_table(
+        [
+            {"image_id": str(i), "path": f"images/{i}.png", "split": "test", "width": 480, "height": 200}
+            for i in range(2)
+        ],
+        tmp_path / "images.parquet",
+        "images",
+    )
+    write_table(
+        [
+            {"caption_id": f"c{i}", "image_id": str(i), "text": f"a sign saying {w}", "split": "test"}
+            for i, w in enumerate(["zorbex", "klaxo"])
+        ]
+        + [{"caption_id": "long", "image_id": "0", "text": "zorbex " * 3000, "split": "test"}],
+        tmp_path / "captions.parquet",
+        "captions",
+    )
+    write_table(
+        [
+            {
+                "image_id": str(i),
+                "token_index": 0,
+                "text": w,
+                "confidence": 1.0,
+                "box": [0.0] * 8,
+                "engine": "groundtruth",
+            }
+            for i, w in enumerate(["ZORBEX", "KLAXO"])
+        ],
+        tmp_path / "ocr.parquet",
+        "ocr",
+    )
     result = runner.invoke(app, ["eval", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)

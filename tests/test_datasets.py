@@ -125,6 +125,28 @@ def test_rstpreid_images_under_imgs_and_an_images_override(tmp_path):
     assert images["object_id"].to_list() == ["0", "1", "2"]
 
 
+def test_person_sets_are_evaluated_by_identity(tmp_path):
+    root = tmp_path / "RSTPReid"
+    records = []
+    for index in range(4):  # two identities, two images each, all test
+        name = f"{index // 2:04d}_c1_{index:04d}.jpg"
+        image(root / "imgs" / name)
+        records.append({"id": index // 2, "img_path": name, "captions": ["a man", "a man walking"], "split": "test"})
+    (root / "data_captions.json").write_text(json.dumps(records))
+    out = tmp_path / "out"
+    prepare("rstpreid", root, out)
+    card = json.loads((out / "benchmark.json").read_text())
+    assert card["benchmark"] == "rstpreid" and card["protocol"] == "identity"
+    assert card["counts"]["test"] == {"images": 4, "captions": 8, "identities": 2}
+    assert any("3,701" in note for note in card["notes"])  # official train identities, absent here
+    result = runner.invoke(app, ["eval", str(out), "--json", "--dense-only"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert {"rank1", "map", "minp"} <= set(metrics) and "rsum" not in metrics
+    saved = read_table(out / "eval" / "test" / "metrics.parquet", "metrics")
+    assert set(saved["protocol"]) == {"identity"}
+
+
 def test_missing_annotation_is_one_clear_line(tmp_path):
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["prepare", "rstpreid", str(tmp_path / "empty"), str(tmp_path / "out")])
@@ -288,6 +310,9 @@ def test_news_sets_keep_their_article_text_as_context(tmp_path):
     images, captions, _ = prepare("goodnews", good, tmp_path / "good-out")
     assert per_split(images) == {"train": 1, "test": 1}
     assert set(captions["context"]) == {"Mayor\n\nCity hall news."}
+    (good / "img_splits.json").write_text(json.dumps({"a7_0.jpg": "val", "a7_1.jpg": "train"}))  # id -> split
+    images, _, _ = prepare("goodnews", good, tmp_path / "good-out")
+    assert dict(images.select("image_id", "split").iter_rows()) == {"a7_0": "val", "a7_1": "train"}
 
     visual = tmp_path / "visualnews"
     (visual / "origin" / "articles").mkdir(parents=True)
@@ -306,3 +331,35 @@ def test_news_sets_keep_their_article_text_as_context(tmp_path):
     (visual / "origin" / "data.json").write_text(json.dumps(records))
     images, captions, _ = prepare("visualnews", visual, tmp_path / "visual-out")
     assert images["split"].to_list() == ["test"] and captions["context"].to_list() == ["The storm hit the coast."]
+
+
+def test_goodnews_without_img_splits_follows_the_seed_42_rule(tmp_path):
+    root = tmp_path / "goodnews"
+    # numpy's legacy generator seeded with 42 draws 0.3745, 0.9507, 0.7320, ...: the second image is test
+    articles = {
+        "a1": {"images": {"0": "First.", "1": "Second."}, "article": "Text."},
+        "a2": {"images": {"0": "Third."}},
+    }
+    for name in ("a1_0", "a1_1", "a2_0"):
+        image(root / "images" / f"{name}.jpg")
+    (root / "article+caption.json").write_text(json.dumps(articles))  # the cleaned release's name
+    images, _, _ = prepare("goodnews", root, tmp_path / "out")
+    assert dict(images.select("image_id", "split").iter_rows()) == {"a1_0": "train", "a1_1": "test", "a2_0": "train"}
+    assert any("seed-42" in note for note in json.loads((tmp_path / "out" / "benchmark.json").read_text())["notes"])
+    (root / "img_splits.json").write_text(json.dumps({"a1_0": "holdout"}))
+    result = runner.invoke(app, ["prepare", "goodnews", str(root), str(tmp_path / "out")])
+    assert result.exit_code != 0 and "img_splits.json" in result.output
+
+
+def test_protocol_plans_follow_the_published_protocols():
+    from hopid.eval.protocols import CAPTIONS, GENERIC, IDENTITY, plan
+
+    assert plan("coco", "coco1k", None) == plan("coco", "coco1k", 5)
+    assert plan("coco", "coco1k", None).folds == 5 and plan("coco", "coco5k", None).folds is None
+    assert plan("ctc", "ctc1k", None).subset == "ctc1k" and plan("ctc", "ctc5k", None).subset is None
+    assert plan("cuhk-pedes", None, None).protocol == IDENTITY and plan("flickr30k", None, None).protocol == CAPTIONS
+    assert plan(None, "mine", 2).protocol == GENERIC
+    with pytest.raises(HopidError, match="without fold averaging"):
+        plan("ctc", None, 5)
+    with pytest.raises(HopidError, match="contradicts"):
+        plan("coco", "coco1k", 4)

@@ -145,6 +145,19 @@ def test_recipe_rejects_unknown_keys_and_lists_valid_ones(tmp_path):
     assert "model.visual_prompt" in valid_keys() and "loss.margin" in valid_keys()
     with pytest.raises(HopidError, match="positive integer"):
         load_recipe(None, ["train.batch_size=0"])
+    with pytest.raises(HopidError, match="val_fraction"):
+        load_recipe(None, ["data.val_fraction=1.5"])
+
+
+def test_every_benchmark_has_a_valid_recipe():
+    from hopid.eval.protocols import PROTOCOLS
+    from hopid.train.recipe import RECIPES_DIR
+
+    names = {path.stem: load_recipe(path) for path in RECIPES_DIR.glob("*.yaml")}
+    for benchmark in PROTOCOLS:
+        recipe = next((r for stem, r in names.items() if stem.startswith(f"{benchmark}-")), None)
+        assert recipe is not None, f"no recipe for {benchmark}"
+        assert recipe["data"]["dataset"].startswith("data/")
 
 
 def test_ocr_noise_is_seeded_and_never_empties_an_image():

@@ -29,8 +29,9 @@ def make_images(root: Path) -> list[str]:
 
 def kill_when(command: list[str], cwd: Path, ready) -> None:
     """Start ``command``; SIGKILL it (and its worker processes) once ``ready()`` is true."""
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 240
     while not ready() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -45,11 +46,17 @@ def hopid(*args: str) -> list[str]:
 
 def test_killed_ocr_resumes_without_loss_or_duplicates(tmp_path):
     images = make_images(tmp_path / "ds" / "images")
-    write_table([{"image_id": n, "path": f"images/{n}", "split": "test", "width": 240, "height": 80}
-                 for n in images], tmp_path / "ds" / "images.parquet", "images")
+    write_table(
+        [{"image_id": n, "path": f"images/{n}", "split": "test", "width": 240, "height": 80} for n in images],
+        tmp_path / "ds" / "images.parquet",
+        "images",
+    )
     parts = tmp_path / "ds" / ".hopid-cache" / "ocr-rapidocr"
-    kill_when(hopid("ocr", str(tmp_path / "ds"), "--workers", "2"), tmp_path,
-              lambda: parts.is_dir() and any(parts.glob("part-*.parquet")))
+    kill_when(
+        hopid("ocr", str(tmp_path / "ds"), "--workers", "2"),
+        tmp_path,
+        lambda: parts.is_dir() and any(parts.glob("part-*.parquet")),
+    )
     assert not (tmp_path / "ds" / "ocr.parquet").exists()
     subprocess.run(hopid("ocr", str(tmp_path / "ds"), "--workers", "2"), check=True, capture_output=True)
     ocr = read_table(tmp_path / "ds" / "ocr.parquet", "ocr")
@@ -63,14 +70,22 @@ def test_killed_ocr_resumes_without_loss_or_duplicates(tmp_path):
 def test_killed_index_resumes_without_loss_or_duplicates(tmp_path):
     make_images(tmp_path / "photos")
     cache = tmp_path / "photos" / ".hopid" / "cache"
-    kill_when(hopid("index", str(tmp_path / "photos"), "--workers", "2"), tmp_path,
-              lambda: cache.is_dir() and any(cache.glob("ocr-*/part-*.parquet")))
+    kill_when(
+        hopid("index", str(tmp_path / "photos"), "--workers", "2"),
+        tmp_path,
+        lambda: cache.is_dir() and any(cache.glob("ocr-*/part-*.parquet")),
+    )
     done_before = sum(pl.read_parquet(p).height for p in cache.glob("ocr-*/part-*.parquet"))
     assert 0 < done_before < N_IMAGES
     result = subprocess.run(hopid("index", str(tmp_path / "photos"), "--workers", "2"), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     items = read_table(tmp_path / "photos" / ".hopid" / "items.parquet", "items")
     assert items.height == N_IMAGES and items["path"].n_unique() == N_IMAGES
-    query = subprocess.run(hopid("query", "w042x", "--paths", "-k", "1"), cwd=tmp_path / "photos",
-                           capture_output=True, text=True, check=True)
+    query = subprocess.run(
+        hopid("query", "w042x", "--paths", "-k", "1"),
+        cwd=tmp_path / "photos",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert query.stdout.strip().endswith("img042.png")

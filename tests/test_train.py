@@ -168,3 +168,24 @@ def test_two_process_torchrun_matches_one_process(tmp_path, cache):
     assert metrics_two == pytest.approx(metrics_one, abs=0.01)
     drift = max((weights_one[n] - weights_two[n]).abs().max().item() for n in weights_one)
     assert drift < 1e-3, drift
+
+
+def test_a_dataset_without_val_holds_out_whole_identities_of_train():
+    from hopid.data.dataset import Dataset
+    from hopid.train.data import hold_out_val
+
+    ids = [f"img{i}" for i in range(400)]
+    images = pl.DataFrame(
+        {"image_id": ids, "split": ["train"] * 300 + ["test"] * 100, "object_id": [f"p{i // 4}" for i in range(400)]}
+    )
+    captions = pl.DataFrame({"caption_id": [f"{i}#0" for i in ids], "image_id": ids, "split": images["split"]})
+    held, note = hold_out_val(Dataset(Path("."), images, captions), "train", "val", 0.2)
+    val = held.images.filter(pl.col("split") == "val")
+    assert 20 < val.height < 120 and val.height % 4 == 0 and "val_fraction" in note
+    train_ids = set(held.images.filter(pl.col("split") == "train")["object_id"])
+    assert not train_ids & set(val["object_id"])  # an identity stays on one side
+    assert held.images.filter(pl.col("split") == "test").height == 100  # test is never touched
+    val_captions = held.captions.filter(pl.col("split") == "val")
+    assert sorted(val_captions["image_id"]) == sorted(val["image_id"])
+    again, none = hold_out_val(held, "train", "val", 0.2)
+    assert again is held and none is None  # a val split exists now: untouched

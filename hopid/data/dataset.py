@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hopid.data.schema import check_splits, read_optional, read_table, table_pat
 from hopid.errors import HopidError
 
 GROUNDTRUTH_ENGINE = "groundtruth"
+BENCHMARK_CARD = "benchmark.json"  # written by `hopid prepare`: which benchmark, counts, notes
 
 
 @dataclass
@@ -72,3 +74,17 @@ class Dataset:
     def entities(self) -> pl.DataFrame | None:
         path = table_path(self.root, "entities")
         return read_table(path, "entities") if path.is_file() else None
+
+    def benchmark(self) -> str | None:
+        """The benchmark ``hopid prepare`` converted this folder from (None for other folders)."""
+        path = self.root / BENCHMARK_CARD
+        if not path.is_file():
+            return None
+        try:
+            card = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HopidError(f"{path}: not readable JSON ({exc})") from exc
+        name = card.get("benchmark") if isinstance(card, dict) else None
+        if not isinstance(name, str):
+            raise HopidError(f"{path}: expected an object with a string 'benchmark'")
+        return name

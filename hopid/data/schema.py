@@ -120,7 +120,15 @@ TABLES: dict[str, TableSpec] = {
         ),
         _spec(
             "metrics",
-            [("metric", pa.string()), ("value", pa.float64()), ("split", pa.string()), ("model", pa.string())],
+            [
+                ("metric", pa.string()),
+                ("value", pa.float64()),
+                ("split", pa.string()),
+                ("model", pa.string()),
+                ("protocol", pa.string()),
+                ("subset", pa.string()),
+            ],
+            optional=["protocol", "subset"],
         ),
         _spec(
             "per_query",

@@ -13,6 +13,7 @@ from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.errors import HopidError
 from hopid.eval.metrics import caption_protocol, i2t_ranks, identity_protocol, t2i_ranks
+from hopid.eval.protocols import GENERIC, IDENTITY, Plan, plan
 from hopid.search.fusion import fuse
 from hopid.search.lexical import LexicalIndex, query_terms
 
@@ -24,6 +25,7 @@ class EvalResult:
     metrics: dict[str, float]
     per_query: pl.DataFrame
     counts: dict[str, int]
+    plan: Plan
     errors: ErrorLog = field(default_factory=lambda: ErrorLog("eval"))
 
 
@@ -106,9 +108,12 @@ def evaluate(
     ocr_engine: str | None = None,
     progress: Progress | None = None,
 ) -> EvalResult:
-    """Both protocols of DESIGN §6 on one split: caption R@K always, identity metrics when
-    every image of the split has an ``object_id``."""
-    images, captions = dataset.split(split, subset)
+    """The protocol of DESIGN §6 that the dataset's benchmark card names (identity metrics for
+    the person and fine-grained sets, caption R@K for the others; ``subset`` may name a variant
+    such as ``ctc1k`` or ``coco1k``). A folder without a card gets caption R@K, plus the identity
+    metrics when every image of the split has an ``object_id``."""
+    chosen = plan(dataset.benchmark(), subset, folds)
+    images, captions = dataset.split(split, chosen.subset)
     if captions.is_empty():
         raise HopidError(f"{dataset.root}: split {split!r} has no captions to evaluate")
     errors = ErrorLog("eval")
@@ -126,14 +131,26 @@ def evaluate(
             spans = caption_entity_spans(dataset, captions)
         lexical = scene_text_scores(ocr, images["image_id"].to_list(), texts, spans)
         scores = fuse(scores, lexical, encoder.fusion_alpha if alpha is None else alpha)
-    metrics = caption_protocol(scores, caption_image) if not folds else fold_average(scores, caption_image, folds)
-    object_ids = images["object_id"]
-    if object_ids.null_count() == 0:
-        object_list = object_ids.to_list()
-        metrics |= identity_protocol(scores, [object_list[i] for i in caption_image], object_list)
+    metrics = _protocol_metrics(chosen, scores, caption_image, images["object_id"], dataset)
     per_query = _per_query(scores, caption_image, images["image_id"].to_list(), captions["caption_id"].to_list())
     counts = {"images": images.height, "captions": captions.height, "errors": len(errors)}
-    return EvalResult(metrics, per_query, counts, errors)
+    return EvalResult(metrics, per_query, counts, chosen, errors)
+
+
+def _protocol_metrics(
+    chosen: Plan, scores: np.ndarray, caption_image: np.ndarray, object_ids: pl.Series, dataset: Dataset
+) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    if chosen.protocol != IDENTITY:
+        folds = chosen.folds
+        metrics = caption_protocol(scores, caption_image) if not folds else fold_average(scores, caption_image, folds)
+    has_ids = object_ids.null_count() == 0
+    if chosen.protocol == IDENTITY and not has_ids:
+        raise HopidError(f"{dataset.root}: the identity protocol needs an object_id on every image")
+    if has_ids and chosen.protocol in (IDENTITY, GENERIC):
+        object_list = object_ids.to_list()
+        metrics |= identity_protocol(scores, [object_list[i] for i in caption_image], object_list)
+    return metrics
 
 
 def fold_average(scores: np.ndarray, caption_image: np.ndarray, folds: int) -> dict[str, float]:

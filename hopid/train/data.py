@@ -26,6 +26,24 @@ from hopid.train.ocr_noise import NoiseConfig, add_noise, noisy_strings
 Progress = Callable[[str, int, int], None]
 
 
+def hold_out_val(dataset: Dataset, train: str, val: str, fraction: float) -> tuple[Dataset, str | None]:
+    """``dataset`` with ``fraction`` of its ``train`` images relabelled ``val`` (in memory) when it
+    has no ``val`` images (CTC, ICFG-PEDES); chosen by a hash of each image's object_id (so an
+    identity stays on one side) or image_id. Returns the dataset and a note (None: untouched)."""
+    if fraction <= 0 or dataset.images.filter(pl.col("split") == val).height:
+        return dataset, None
+    key = pl.coalesce("object_id", "image_id")
+    bucket = key.map_elements(lambda k: int(hashlib.sha1(k.encode()).hexdigest()[:8], 16) / 2**32, pl.Float64)
+    moved = dataset.images.filter((pl.col("split") == train) & (bucket < fraction))["image_id"]
+    if moved.is_empty():
+        return dataset, None
+    relabel = pl.when(pl.col("image_id").is_in(moved.implode())).then(pl.lit(val)).otherwise(pl.col("split"))
+    images = dataset.images.with_columns(split=relabel)
+    captions = dataset.captions.with_columns(split=relabel)
+    note = f"no {val!r} split: {moved.len():,} {train} images ({fraction:.0%}, data.val_fraction) validate instead"
+    return Dataset(dataset.root, images, captions), note
+
+
 def sample_rng(seed: int, epoch: int, index: int) -> random.Random:
     """The noise RNG of one sample: the same on every rank and after a resume."""
     return random.Random(f"{seed}:{epoch}:{index}")

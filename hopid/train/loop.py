@@ -37,6 +37,7 @@ from hopid.train.data import (
     dataset_fingerprint,
     epoch_order,
     fingerprint,
+    hold_out_val,
     load_split,
     sample_rng,
 )
@@ -205,7 +206,13 @@ class Trainer:
         torch.use_deterministic_algorithms(True, warn_only=True)
         self.amp = self.device.startswith("cuda") and self.train_cfg["amp"] in ("auto", "on", True)
         self.root = prepare_dataset(self.recipe, self.world, self.progress)
-        self.dataset = Dataset.open(self.root)
+        data = self.recipe["data"]
+        self.dataset, held_out = hold_out_val(
+            Dataset.open(self.root), data["train_split"], data["val_split"], data["val_fraction"]
+        )
+        self.notes = [held_out] if held_out else []
+        for line in self.notes:
+            self.note(line)
         self.data_fingerprint = dataset_fingerprint(self.root)
         self.ocr = self.dataset.ocr(self.recipe["data"]["ocr_engine"])
         self.tagger = ensure_tagger(self.root, self.run_dir, self.recipe, self.world, self.progress)
@@ -483,6 +490,7 @@ class Trainer:
             time.perf_counter() - began,
             samples_per_second,
             resumed,
+            self.notes,
         )
 
     def _lexical(self, data: SplitData) -> np.ndarray:

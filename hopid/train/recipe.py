@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
         "ocr_engine": None,  # which OCR rows train the model (None: the best present)
         "train_split": "train",
         "val_split": "val",
+        "val_fraction": 0.05,  # without a val split (CTC, ICFG-PEDES): this share of train validates
         "test_split": "test",
     },
     "ocr_noise": {"drop": 0.1, "misspell": 0.15, "merge": 0.05, "variants": 3},
@@ -136,6 +137,7 @@ FLOATS = (
     "ocr_noise.misspell",
     "ocr_noise.merge",
     "eval.alpha_tolerance",
+    "data.val_fraction",
 )
 POSITIVE_INTS = ("train.epochs", "train.batch_size", "train.checkpoint_every", "tagger.epochs", "ocr_noise.variants")
 SELECT_ON = ("rsum", "t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10")
@@ -164,6 +166,8 @@ def check_recipe(recipe: dict[str, Any]) -> None:
         section, name = key.split(".")
         if recipe[section][name] < 1:
             raise HopidError(f"recipe: {key} must be a positive integer, not {recipe[section][name]!r}")
+    if not 0 <= recipe["data"]["val_fraction"] < 1:
+        raise HopidError(f"recipe: data.val_fraction must be in [0, 1), not {recipe['data']['val_fraction']!r}")
     config = NetConfig.from_dict(recipe["model"])
     if config.backbone.startswith("hf-hub:"):
         raise HopidError("recipe: model.backbone hf-hub:… cannot be rebuilt offline for serving; use ARCH:TAG")

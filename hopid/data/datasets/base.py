@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hopid.data.dataset import BENCHMARK_CARD
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import upright_size
-from hopid.data.schema import SPLITS, table_path, write_table
+from hopid.data.schema import SPLITS, atomic_write_bytes, table_path, write_table
 from hopid.errors import HopidError
+from hopid.eval.protocols import PROTOCOLS
 
 
 def list_of(path: Path, value: Any, what: str, key: str | None = None) -> list:
@@ -165,3 +167,12 @@ class Collected:
             write_table(rows, table_path(self.out, name), name)
         write_table(list(self.images.values()), table_path(self.out, "images"), "images")
         self.errors.save(self.out)
+        card = {
+            "benchmark": self.name,
+            "protocol": PROTOCOLS[self.name].name,
+            "counts": self.counts(),
+            "errors": len(self.errors),
+            "notes": self.notes,
+        }
+        text = json.dumps(card, indent=2, ensure_ascii=False)
+        atomic_write_bytes(self.out / BENCHMARK_CARD, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -18,7 +18,7 @@ LIST_1K = "CTC_1K_list_ocr_release.txt"
 LIST_5K = "CTC_test_ocr.txt"
 SUBSET_1K = "ctc1k"
 ENGINE = "ctc-release"
-OFFICIAL = {"train": {"images": 5_683, "captions": 28_415}, "test": {"images": 5_000}}
+OFFICIAL = {"train": {"images": 5_683, "captions": 28_415}, "test": {"images": 5_000, "captions": 25_000}}
 
 
 def read_list(path: Path, collected: Collected) -> list[tuple[str, str, str, str | None, str]]:

@@ -13,7 +13,11 @@ from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
 SPLIT_OF = {"train": "train", "restval": "train", "val": "val", "test": "test"}
 OFFICIAL = {
     "coco": {"train": {"images": 113_287}, "val": {"images": 5_000}, "test": {"images": 5_000}},
-    "flickr30k": {"train": {"images": 29_000}, "val": {"images": 1_014}, "test": {"images": 1_000}},
+    "flickr30k": {  # five captions per image
+        "train": {"images": 29_000, "captions": 145_000},
+        "val": {"images": 1_014, "captions": 5_070},
+        "test": {"images": 1_000, "captions": 5_000},
+    },
 }
 FILES = {"coco": ["dataset_coco.json"], "flickr30k": ["dataset_flickr30k.json"]}
 USUAL = {"coco": ["images", "coco", "train2014", "val2014"], "flickr30k": ["flickr30k-images", "images"]}

@@ -3,9 +3,9 @@
 - N24News: ``nytimes_dataset.json`` (no split: all ``test``) or ``nytimes_train.json``,
   ``nytimes_dev.json``/``nytimes_val.json``, ``nytimes_test.json``: items with ``section, headline,
   abstract, caption, image_id, article_url[, body]``; images at ``images/{image_id}.jpg``.
-- GoodNews: ``captioning_dataset.json``: article id -> ``{images: {ix: caption}, article, headline?}``;
-  image files ``{article}_{ix}.jpg``; split from ``img_splits.json`` (split -> list of image ids)
-  when present, else every item is ``test`` (with a note).
+- GoodNews: ``captioning_dataset.json`` (or the cleaned ``article+caption.json``): article id ->
+  ``{images: {ix: caption}, article, headline?}``; image files ``{article}_{ix}.jpg``; split from
+  ``img_splits.json`` when present, else the authors' seed-42 rule (with a note).
 - VisualNews: ``origin/data.json``: ``[{id, caption, topic, source, image_path, article_path}]``,
   no split (all ``test``); the article text is read from ``article_path``.
 """
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
 from hopid.errors import HopidError
@@ -57,34 +59,74 @@ def convert_n24news(root: Path, out: Path, images: Path | None = None) -> Collec
     return collected
 
 
+GOODNEWS_FILES = ["captioning_dataset.json", "article+caption.json", "article_caption.json"]
+SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "dev": "val", "test": "test"}
+
+
+def _image_stem(value: Any) -> str:
+    name = str(value).rsplit("/", 1)[-1]
+    return name[:-4] if name.lower().endswith(".jpg") else name
+
+
+def goodnews_splits(path: Path, splits: Any) -> dict[str, str]:
+    """``img_splits.json`` as image id -> split. Copies of the file come as image id -> split,
+    split -> list of image ids, or a list of ``{image id field, split}`` rows; all three are read."""
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(splits, dict) and all(isinstance(v, list) for v in splits.values()):
+        pairs = [(image, split) for split, images in splits.items() for image in images]
+    elif isinstance(splits, dict):
+        pairs = list(splits.items())
+    elif isinstance(splits, list):
+        for row in splits:
+            if isinstance(row, dict):
+                key = next((k for k in ("image_id", "imgid", "id", "filename") if k in row), None)
+                pairs.append((row.get(key), row.get("split")) if key else (None, None))
+    out = {_image_stem(image): SPLIT_NAMES.get(str(split).lower(), "") for image, split in pairs if image is not None}
+    if not out or "" in out.values():
+        raise HopidError(f"{path}: expected image id -> train/val/test (or split -> image ids)")
+    return out
+
+
+def goodnews_seed42_split(count: int) -> list[str]:
+    """The GoodNews authors' split when img_splits.json is absent: numpy's legacy generator seeded
+    with 42 draws one uniform number per image, in file order; above 0.95 is test, between 0.91
+    and 0.95 is val, the rest is train (about 4 % val, 5 % test)."""
+    draws = np.random.RandomState(42).uniform(size=count)
+    return ["test" if r > 0.95 else "val" if 0.91 < r < 0.95 else "train" for r in draws]
+
+
 def convert_goodnews(root: Path, out: Path, images: Path | None = None) -> Collected:
-    path, articles = load_json(root, ["captioning_dataset.json"])
+    path, articles = load_json(root, GOODNEWS_FILES)
     if not isinstance(articles, dict):
         raise HopidError(f"{path}: expected a JSON object of article id -> article")
     collected = Collected("goodnews", out)
-    split_of: dict[str, str] = {}
-    if (root / "img_splits.json").is_file():
-        _, splits = load_json(root, ["img_splits.json"])
-        for split, ids in splits.items() if isinstance(splits, dict) else []:
-            for image_id in ids or []:
-                split_of[str(image_id)] = "val" if split in ("val", "valid", "dev") else str(split)
-    else:
-        collected.notes.append("img_splits.json absent: every item is test")
-    finder = ImageFinder(root, images, ["resized", "images", "imgs"])
+    pictures_of = {}
     for article_id, article in articles.items():
-        where = f"{path.name}[{article_id}]"
         pictures = article.get("images") if isinstance(article, dict) else None
-        if not isinstance(pictures, dict):
-            collected.errors.add(where, "malformed article (needs an images mapping)")
-            continue
+        if isinstance(pictures, dict):
+            pictures_of[article_id] = pictures
+        else:
+            collected.errors.add(f"{path.name}[{article_id}]", "malformed article (needs an images mapping)")
+    ordered = [f"{a}_{ix}" for a, pictures in pictures_of.items() for ix in pictures]
+    if (root / "img_splits.json").is_file():
+        split_path, splits = load_json(root, ["img_splits.json"])
+        split_of = goodnews_splits(split_path, splits)
+    else:
+        split_of = dict(zip(ordered, goodnews_seed42_split(len(ordered)), strict=True))
+        collected.notes.append("img_splits.json absent: split by the authors' seed-42 rule over the file order")
+    finder = ImageFinder(root, images, ["resized", "images", "imgs"])
+    for article_id, pictures in pictures_of.items():
+        where = f"{path.name}[{article_id}]"
+        article = articles[article_id]
         context = _context(_headline(article), article.get("article"))
         for ix, caption in pictures.items():
             image_id = f"{article_id}_{ix}"
-            split = split_of.get(image_id, "test" if not split_of else "")
-            if not split:
+            if image_id not in split_of:
                 collected.errors.add(image_id, "image in no split of img_splits.json")
                 continue
-            collected.add_example(image_id, finder.find(f"{image_id}.jpg"), split, None, [caption], where, context)
+            collected.add_example(
+                image_id, finder.find(f"{image_id}.jpg"), split_of[image_id], None, [caption], where, context
+            )
     return collected
 
 

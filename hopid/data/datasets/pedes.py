@@ -19,12 +19,19 @@ FILES = {
 }
 PATH_FIELD = {"cuhk-pedes": "file_path", "icfg-pedes": "file_path", "rstpreid": "img_path"}
 OFFICIAL = {
-    "cuhk-pedes": {"test": {"images": 3_074, "identities": 1_000, "captions": 6_156}},
-    "icfg-pedes": {"train": {"images": 34_674, "identities": 3_102}, "test": {"images": 19_848, "identities": 1_000}},
-    "rstpreid": {
-        "train": {"images": 18_505, "identities": 3_701},
-        "val": {"images": 1_000, "identities": 200},
-        "test": {"images": 1_000, "identities": 200},
+    "cuhk-pedes": {
+        "train": {"images": 34_054, "identities": 11_003},
+        "val": {"images": 3_078, "identities": 1_000},
+        "test": {"images": 3_074, "identities": 1_000, "captions": 6_156},
+    },
+    "icfg-pedes": {  # one caption per image
+        "train": {"images": 34_674, "identities": 3_102, "captions": 34_674},
+        "test": {"images": 19_848, "identities": 1_000, "captions": 19_848},
+    },
+    "rstpreid": {  # two captions per image
+        "train": {"images": 18_505, "identities": 3_701, "captions": 37_010},
+        "val": {"images": 1_000, "identities": 200, "captions": 2_000},
+        "test": {"images": 1_000, "identities": 200, "captions": 2_000},
     },
 }
 

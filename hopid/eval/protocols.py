@@ -1,0 +1,79 @@
+"""Which published protocol a benchmark is evaluated under (DESIGN §6).
+
+``hopid prepare`` writes ``benchmark.json`` naming the benchmark; :func:`plan` turns that name
+plus ``--subset``/``--folds`` into what :func:`hopid.eval.evaluate.evaluate` computes. A folder
+without a card (``hopid index``/synthetic data) keeps the generic behaviour: caption R@K, and
+the identity metrics too when every image has an ``object_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hopid.errors import HopidError
+
+CAPTIONS = "5-captions-per-image"  # CTC / COCO / Flickr30K / TextCaps: R@K both ways, rSum
+IDENTITY = "identity"  # person retrieval, CUB, Flowers: Rank-K (CMC), mAP, mINP
+NEWS = "captions-per-image"  # news sets: one caption per image, R@K both ways
+GENERIC = "generic"  # no benchmark card: caption R@K, plus identity metrics when object ids exist
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named test protocol of a benchmark: a subset of the test images, or fold averaging."""
+
+    subset: str | None = None
+    folds: int | None = None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    variants: dict[str, Variant] = field(default_factory=dict)
+    fold_averaging: bool = True
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "ctc": Protocol(CAPTIONS, {"ctc1k": Variant(subset="ctc1k"), "ctc5k": Variant()}, fold_averaging=False),
+    "textcaps": Protocol(CAPTIONS),
+    "coco": Protocol(CAPTIONS, {"coco1k": Variant(folds=5), "coco5k": Variant()}),
+    "flickr30k": Protocol(CAPTIONS),
+    "cuhk-pedes": Protocol(IDENTITY),
+    "icfg-pedes": Protocol(IDENTITY),
+    "rstpreid": Protocol(IDENTITY),
+    "cub": Protocol(IDENTITY),
+    "flowers": Protocol(IDENTITY),
+    "n24news": Protocol(NEWS),
+    "goodnews": Protocol(NEWS),
+    "visualnews": Protocol(NEWS),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to evaluate: the protocol's metrics, on which image subset, with how many folds."""
+
+    protocol: str
+    subset: str | None
+    folds: int | None
+    label: str  # e.g. "coco1k", for titles and the default output folder
+
+
+def plan(benchmark: str | None, subset: str | None, folds: int | None) -> Plan:
+    """The evaluation plan of ``benchmark`` (None: a folder without a card) for ``--subset``/``--folds``."""
+    if benchmark is None or benchmark not in PROTOCOLS:
+        return Plan(GENERIC, subset, folds, subset or "")
+    protocol = PROTOCOLS[benchmark]
+    if folds is not None and not protocol.fold_averaging:
+        raise HopidError(f"--folds: {benchmark} is evaluated without fold averaging (DESIGN §6)")
+    variant = protocol.variants.get(subset or "")
+    if variant is None:
+        return Plan(protocol.name, subset, folds, subset or "")
+    if folds is not None and variant.folds is not None and folds != variant.folds:
+        raise HopidError(f"--subset {subset} means {variant.folds} folds; --folds {folds} contradicts it")
+    return Plan(protocol.name, variant.subset, variant.folds or folds, subset or "")
+
+
+def variant_names(benchmark: str | None) -> list[str]:
+    """The ``--subset`` names a benchmark defines beyond its ``images.subset`` values."""
+    return list(PROTOCOLS[benchmark].variants) if benchmark in PROTOCOLS else []
