@@ -363,3 +363,40 @@ def test_protocol_plans_follow_the_published_protocols():
         plan("ctc", None, 5)
     with pytest.raises(HopidError, match="contradicts"):
         plan("coco", "coco1k", 4)
+
+
+def test_ctc_from_coco_captions_coco_text_and_id_lists(tmp_path):
+    root = tmp_path / "ctc-coco"
+    coco_images, annotations = [], []
+    for cocoid in (11, 12, 13, 14):
+        name = f"COCO_train2014_{cocoid:012d}.jpg"
+        if cocoid != 14:  # listed, in the captions JSON, but missing on disk
+            image(root / "train2014" / name)
+        coco_images.append({"id": cocoid, "file_name": name, "width": 12, "height": 8})
+        annotations += [{"image_id": cocoid, "id": cocoid * 10 + i, "caption": f"a sign {i}"} for i in range(5)]
+    annotations.append({"id": 999})  # malformed: no image_id, no caption
+    (root / "annotations").mkdir(parents=True)
+    (root / "annotations" / "captions_train2014.json").write_text(
+        json.dumps({"images": coco_images, "annotations": annotations})
+    )
+    box = {"bbox": [0, 0, 6, 4], "legibility": "legible", "language": "english", "class": "machine printed"}
+    anns = {
+        "1": {**box, "image_id": 11, "utf8_string": "EXIT", "id": 1},
+        "2": {**box, "image_id": 11, "utf8_string": "OPEN", "id": 2},
+        "3": {**box, "image_id": 12, "utf8_string": "", "legibility": "illegible", "id": 3},
+        "4": {"image_id": 12, "utf8_string": "BAD", "id": 4},  # malformed: no bbox
+        "5": {**box, "image_id": 13, "utf8_string": "CAFE", "id": 5},
+    }
+    (root / "cocotext.v2.json").write_text(json.dumps({"imgs": {}, "anns": anns, "imgToAnns": {}}))
+    (root / "train_ids.txt").write_text("11\n")
+    (root / "test_5k_ids.txt").write_text("12\n13\n14\n")
+    (root / "ctc_1k_ids.json").write_text(json.dumps([13]))
+    out = tmp_path / "out"
+    images, captions, errors = prepare("ctc", root, out)
+    assert per_split(images) == {"train": 1, "test": 2} and per_split(captions) == {"train": 5, "test": 10}
+    assert images.filter(pl.col("subset") == "ctc1k")["image_id"].to_list() == ["13"]
+    ocr = read_table(out / "ocr.parquet", "ocr")
+    assert sorted(ocr["text"]) == ["CAFE", "EXIT", "OPEN"] and set(ocr["engine"]) == {"coco-text"}
+    assert ocr.filter(pl.col("text") == "EXIT")["box"][0].to_list() == pytest.approx([0, 0, 0.5, 0, 0.5, 0.5, 0, 0.5])
+    reasons = errors["reason"].to_list()
+    assert sum("malformed" in r for r in reasons) == 2 and sum("not found" in r for r in reasons) == 1

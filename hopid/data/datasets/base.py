@@ -40,6 +40,11 @@ def load_json(root: Path, names: Iterable[str]) -> tuple[Path, Any]:
     raise HopidError(f"{root}: annotation file {' or '.join(names)} not found; is ROOT the dataset as released?")
 
 
+def pixel_box(coords: Iterable[float], width: int, height: int) -> list[float]:
+    """A quadrilateral ``x1,y1,…,x4,y4`` in pixels as fractions of the image size, clamped to [0, 1]."""
+    return [min(1.0, max(0.0, v / (width if i % 2 == 0 else height))) for i, v in enumerate(coords)]
+
+
 class ImageFinder:
     """Image files named by an annotation: relative to ROOT, to ``--images``, to a usual image
     folder, else by file name anywhere under ROOT (an index built on first need)."""

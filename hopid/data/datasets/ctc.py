@@ -4,14 +4,16 @@ Lists (tab-separated ``image_id, sent_id, caption, img_path[, ocr_idx]``, an opt
 ``CTC_1K_list_ocr_release.txt`` (CTC-1K), ``CTC_test_ocr.txt`` (CTC-5K, which contains CTC-1K)
 and a train list (any ``*train*.txt``). OCR files (in ``ctc_ocr/`` or ``--ocr-dir``) are named by
 ``ocr_idx`` and hold one word per line: ``x1,y1,x2,y2,x3,y3,x4,y4,text`` in pixels. Both test
-lists are ``split == "test"``; ``subset`` marks the CTC-1K images ``ctc1k``.
+lists are ``split == "test"``; ``subset`` marks the CTC-1K images ``ctc1k``. Without these lists,
+CTC is built from COCO captions + COCO-Text v2 + id lists (:mod:`hopid.data.datasets.ctc_coco`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder
+from hopid.data.datasets.base import Collected, ImageFinder, pixel_box
+from hopid.data.datasets.ctc_coco import convert_ctc_from_coco, has_coco_sources
 from hopid.errors import HopidError
 
 LIST_1K = "CTC_1K_list_ocr_release.txt"
@@ -50,7 +52,7 @@ def read_ocr_file(path: Path, image_id: str, width: int, height: int, collected:
         except ValueError:
             collected.errors.add(f"{path.name}:{number}", "OCR coordinates are not numbers")
             continue
-        box = [min(1.0, max(0.0, v / (width if i % 2 == 0 else height))) for i, v in enumerate(coords)]
+        box = pixel_box(coords, width, height)
         rows.append(
             {
                 "image_id": image_id,
@@ -67,11 +69,17 @@ def read_ocr_file(path: Path, image_id: str, width: int, height: int, collected:
 def convert_ctc(root: Path, out: Path, images: Path | None = None, ocr_dir: Path | None = None) -> Collected:
     lists = {"test": root / LIST_5K, "ctc1k": root / LIST_1K}
     train_lists = sorted(p for p in root.glob("*.txt") if "train" in p.name.lower())
+    collected = Collected("ctc", out)
     if not lists["test"].is_file() and not lists["ctc1k"].is_file():
-        raise HopidError(f"{root}: neither {LIST_5K} nor {LIST_1K} found; is ROOT the CTC release?")
+        if not has_coco_sources(root):
+            raise HopidError(
+                f"{root}: neither {LIST_5K} nor {LIST_1K} (ViSTA release) nor cocotext.v2.json with COCO "
+                "captions and id lists found; is ROOT the CTC release?"
+            )
+        _mark_1k(collected, convert_ctc_from_coco(collected, root, images))
+        return collected
     finder = ImageFinder(root, images, ["images", "imgs", "train2014", "val2014", "coco"])
     ocr_folder = ocr_dir or root / "ctc_ocr"
-    collected = Collected("ctc", out)
     in_1k: set[str] = set()
     ocr_of: dict[str, str | None] = {}
     sources = [(p, "train") for p in train_lists] + [(lists["test"], "test"), (lists["ctc1k"], "test")]
@@ -92,14 +100,18 @@ def convert_ctc(root: Path, out: Path, images: Path | None = None, ocr_dir: Path
             if (image_id, caption) not in seen_captions:  # CTC-1K repeats CTC-5K's captions
                 seen_captions.add((image_id, caption))
                 collected.add_caption(image_id, caption, where)
+    _mark_1k(collected, in_1k)
+    collected.extra_tables["ocr"] = _read_ocr(collected, ocr_of, ocr_folder)
+    return collected
+
+
+def _mark_1k(collected: Collected, in_1k: set[str]) -> None:
+    """Mark the CTC-1K images and check the split sizes against the official ones."""
     for image_id in in_1k & set(collected.images):
         collected.images[image_id]["subset"] = SUBSET_1K
     collected.check_sizes(OFFICIAL)
     if len(in_1k) and len(in_1k) != 1_000:
         collected.notes.append(f"CTC-1K: {len(in_1k):,} images, the official release has 1,000")
-    ocr_rows = _read_ocr(collected, ocr_of, ocr_folder)
-    collected.extra_tables["ocr"] = ocr_rows
-    return collected
 
 
 def _read_ocr(collected: Collected, ocr_of: dict[str, str | None], folder: Path) -> list[dict]:
