@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
+from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json, pixel_box
 from hopid.errors import HopidError
 
 SPLITS = {"train": "train", "val": "test"}
 OFFICIAL = {"train": {"images": 21_953, "captions": 109_765}, "test": {"images": 3_166, "captions": 15_830}}
-OCR_FILES = {"train": "TextVQA_Rosetta_OCR_v0.2_train.json", "val": "TextVQA_Rosetta_OCR_v0.2_val.json"}
+OCR_FILES = "TextVQA_Rosetta_OCR_*.json"  # v0.2 train, val (and test) as released
 ENGINE = "rosetta"
 
 
@@ -44,7 +44,7 @@ def convert_textcaps(root: Path, out: Path, images: Path | None = None) -> Colle
 def _rosetta(root: Path, collected: Collected) -> list[dict]:
     rows: list[dict] = []
     tokens_of: dict[str, int] = {}
-    files = [root / name for name in OCR_FILES.values() if (root / name).is_file()]
+    files = sorted(root.glob(OCR_FILES))
     if not files:
         collected.notes.append("no TextVQA Rosetta OCR file: run `hopid ocr` on the dataset to read the scene text")
     for path in files:
@@ -63,7 +63,7 @@ def _rosetta(root: Path, collected: Collected) -> list[dict]:
                     collected.errors.add(f"{path.name}:data[{index}]", "malformed ocr_info entry")
                     continue
                 if text:
-                    quad = [x, y, x + w, y, x + w, y + h, x, y + h]
+                    quad = pixel_box([x, y, x + w, y, x + w, y + h, x, y + h], 1, 1)
                     tokens_of[image_id] = tokens_of.get(image_id, 0) + 1
                     rows.append(
                         {
@@ -71,7 +71,7 @@ def _rosetta(root: Path, collected: Collected) -> list[dict]:
                             "token_index": tokens_of[image_id] - 1,
                             "text": text,
                             "confidence": 1.0,
-                            "box": [min(1.0, max(0.0, v)) for v in quad],
+                            "box": quad,
                             "engine": ENGINE,
                         }
                     )
