@@ -45,6 +45,16 @@ def evaluate(
         Path | None,
         typer.Option("--out", help="Where metrics.parquet and per_query.parquet go (default: DATASET/eval/SPLIT)."),
     ] = None,
+    rerank: Annotated[
+        str | None,
+        typer.Option(help="reference: re-rank each query's top-k by MMRef reference profiles (an mmref run)."),
+    ] = None,
+    rerank_k: Annotated[
+        int | None, typer.Option(min=1, help="Top-k to re-rank (default: the run's, from val).")
+    ] = None,
+    rerank_beta: Annotated[
+        float | None, typer.Option(min=0.0, help="Weight of the reference score (default: the run's, from val).")
+    ] = None,
 ) -> None:
     """Evaluate under the benchmark's published protocol (from its benchmark.json, see docs/datasets.md).
 
@@ -81,12 +91,17 @@ def evaluate(
             dense_only=dense_only,
             ocr_engine=ocr_engine,
             alpha=alpha,
+            rerank=rerank,
+            rerank_k=rerank_k,
+            rerank_beta=rerank_beta,
             progress=update,
         )
     label = result.plan.label
     target = out_dir or dataset / "eval" / (f"{split}-{label}" if label else split)
-    title = f"{split} split of {dataset}{f' ({label})' if label else ''}: {result.plan.protocol} protocol, " + (
-        "dense only" if dense_only else "fused"
+    title = (
+        f"{split} split of {dataset}{f' ({label})' if label else ''}: {result.plan.protocol} protocol, "
+        + ("dense only" if dense_only else "fused")
+        + (f", {rerank} re-ranking" if rerank else "")
     )
     metrics = pl.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())}).with_columns(
         split=pl.lit(split), model=pl.lit(model), protocol=pl.lit(result.plan.protocol), subset=pl.lit(label or None)

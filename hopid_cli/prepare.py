@@ -22,13 +22,32 @@ def synthetic(
     groups: Annotated[int | None, typer.Option(help="Scene groups (each rendered with different words).")] = None,
     variants: Annotated[int | None, typer.Option(help="Images per group, identical but for their words.")] = None,
     size: Annotated[int | None, typer.Option(help="Image side in pixels.")] = None,
+    identities: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Render the identity benchmark instead: this many brands (object_id), each on --views "
+            "different objects, with an explanation per brand (for MMRef and EntityCLIP).",
+        ),
+    ] = None,
+    views: Annotated[int, typer.Option(min=1, help="Images per identity (with --identities).")] = 4,
 ) -> None:
     """The built-in synthetic scene-text benchmark, with ground-truth OCR."""
-    from hopid.data.synthetic import generate
+    from hopid.errors import HopidError
 
     options = {k: v for k, v in {"groups": groups, "variants": variants, "size": size}.items() if v is not None}
     with progress_bar() as update:
-        summary = generate(out_dir, seed=seed, progress=lambda d, t: update("render", d, t), **options)
+        render = {"seed": seed, "progress": lambda d, t: update("render", d, t)}
+        if identities is None:
+            from hopid.data.synthetic import generate
+
+            summary = generate(out_dir, **render, **options)
+        else:
+            from hopid.data.synthetic.identities import generate_identities
+
+            if groups is not None or variants is not None:
+                raise HopidError("--identities renders brands x --views; --groups and --variants do not apply")
+            summary = generate_identities(out_dir, identities=identities, views=views, size=size or 256, **render)
     out.print(summary_table(f"synthetic dataset in {out_dir}", vars(summary)))
 
 

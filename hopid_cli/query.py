@@ -36,6 +36,10 @@ def query(
         float | None,
         typer.Option(help="fusion.alpha: weight of the scene-text score (default: the model's, 0.5 for CLIP)."),
     ] = None,
+    rerank: Annotated[
+        str | None,
+        typer.Option(help="reference: re-rank the top results by MMRef reference profiles (an mmref run)."),
+    ] = None,
 ) -> None:
     """Rank indexed images: dense similarity fused with scene-text matches of your words."""
     from hopid.errors import HopidError
@@ -54,7 +58,7 @@ def query(
     if image is not None:
         hits = searcher.search_image(image, k)
     else:
-        hits = searcher.search(text, k, dense_only=dense_only, alpha=alpha)
+        hits = searcher.search(text, k, dense_only=dense_only, alpha=alpha, rerank=rerank)
     if as_json:
         print_json([hit.as_dict() for hit in hits])
     elif paths_only:

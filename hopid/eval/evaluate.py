@@ -106,6 +106,9 @@ def evaluate(
     dense_only: bool = False,
     alpha: float | None = None,
     ocr_engine: str | None = None,
+    rerank: str | None = None,
+    rerank_k: int | None = None,
+    rerank_beta: float | None = None,
     progress: Progress | None = None,
 ) -> EvalResult:
     """The protocol of DESIGN §6 that the dataset's benchmark card names (identity metrics for
@@ -132,6 +135,16 @@ def evaluate(
         lexical = scene_text_scores(ocr, images["image_id"].to_list(), texts, spans)
         scores = fuse(scores, lexical, encoder.fusion_alpha if alpha is None else alpha)
     metrics = _protocol_metrics(chosen, scores, caption_image, images["object_id"], dataset)
+    if rerank is not None:
+        setting = (rerank, rerank_k, rerank_beta)
+        text_to_image = reference_reranked(encoder, scores, caption_vectors, image_vectors, *setting)
+        image_to_text = reference_reranked(encoder, scores.T, image_vectors, caption_vectors, *setting)
+        metrics = _protocol_metrics(chosen, text_to_image, caption_image, images["object_id"], dataset)
+        backward = _protocol_metrics(chosen, image_to_text.T, caption_image, images["object_id"], dataset)
+        metrics |= {key: value for key, value in backward.items() if key.startswith("i2t_")}
+        if "rsum" in metrics:
+            metrics["rsum"] = 100 * sum(v for key, v in metrics.items() if key.startswith(("t2i_r", "i2t_r")))
+        scores = text_to_image
     per_query = _per_query(scores, caption_image, images["image_id"].to_list(), captions["caption_id"].to_list())
     counts = {"images": images.height, "captions": captions.height, "errors": len(errors)}
     return EvalResult(metrics, per_query, counts, chosen, errors)
@@ -151,6 +164,30 @@ def _protocol_metrics(
         object_list = object_ids.to_list()
         metrics |= identity_protocol(scores, [object_list[i] for i in caption_image], object_list)
     return metrics
+
+
+def reference_reranked(
+    encoder,
+    scores: np.ndarray,
+    query_vectors: np.ndarray,
+    gallery_vectors: np.ndarray,
+    method: str,
+    k: int | None,
+    beta: float | None,
+) -> np.ndarray:
+    """Queries x gallery ``scores`` with each query's top-k re-ranked by reference profiles
+    (MMRef); ``k``/``beta`` default to the values the run chose on its validation split."""
+    from hopid.search.rerank import RERANK_CHOICES, rerank_top_k
+
+    if method not in RERANK_CHOICES:
+        raise HopidError(f"--rerank {method!r}: choose one of {', '.join(RERANK_CHOICES)}")
+    if not hasattr(encoder, "reference_profiles"):
+        raise HopidError("--rerank reference needs a trained run with model.mmref: true")
+    defaults = encoder.rerank_defaults
+    k = int(defaults.get("k", 10) if k is None else k)
+    beta = float(defaults.get("beta", 0.0) if beta is None else beta)
+    queries, gallery = encoder.reference_profiles(query_vectors), encoder.reference_profiles(gallery_vectors)
+    return rerank_top_k(scores, queries, gallery, k, beta)
 
 
 def fold_average(scores: np.ndarray, caption_image: np.ndarray, folds: int) -> dict[str, float]:

@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from hopid.errors import HopidError
+from hopid.models.entityclip import ExplanationExperts
 from hopid.models.heads import EntityDistiller, ImageFusion, OcrEntityEncoder, TextFusion, masked_mean
+from hopid.models.mmref import References
 from hopid.models.spelling import spelling_sketches
 
 
@@ -49,6 +51,10 @@ class NetConfig:
     max_entities: int = 8
     spelling_dim: int = 256
     fusion: str = "concat"  # concat: V = [global ; scene text], T = [caption ; scene text]; sum: added
+    mmref: bool = False  # MMRef: one learned reference per train identity (object_id), see mmref.py
+    reference_temperature: float = 0.05
+    explanation_experts: bool = False  # EntityCLIP: MMAE + GI-ITM over captions.explanation (training only)
+    experts: int = 3  # experts per EntityCLIP group
 
     @classmethod
     def from_dict(cls, values: dict) -> NetConfig:
@@ -88,7 +94,8 @@ def _identity_linear(dim: int) -> nn.Linear:
 class HopidNet(nn.Module):
     """OCR-aware image encoder and entity-aware text encoder in one joint space."""
 
-    def __init__(self, clip: nn.Module, tokenizer, config: NetConfig) -> None:
+    def __init__(self, clip: nn.Module, tokenizer, config: NetConfig, references: int = 0) -> None:
+        """``references``: how many train identities MMRef anchors (needed when ``config.mmref``)."""
         super().__init__()
         self.config = config
         self.clip = clip
@@ -157,6 +164,10 @@ class HopidNet(nn.Module):
         self.text_fusion = TextFusion(
             dim, self.word_dim, prompt=config.uses("text_prompt"), words=config.uses("entity_words")
         )
+        if config.mmref and references < 1:
+            raise HopidError("model.mmref: the train split needs images with an object_id (one reference each)")
+        self.references = References(references, self.out_dim, config.reference_temperature) if config.mmref else None
+        self.experts = ExplanationExperts(self.out_dim, dim, config.experts) if config.explanation_experts else None
 
     # -- towers -------------------------------------------------------------------------------
     @property

@@ -63,7 +63,8 @@ class RunEncoder:
         self.recipe, self.info = read_run_config(self.run_dir)
         self.config = NetConfig.from_dict(self.recipe["model"])
         backbone = build_architecture(self.config.backbone, device)
-        self.net = HopidNet(backbone.model, backbone.tokenizer, self.config).to(device)
+        references = int(self.info.get("references", 0))
+        self.net = HopidNet(backbone.model, backbone.tokenizer, self.config, references).to(device)
         state = load_weights(self.run_dir / RUN_WEIGHTS)
         try:
             self.net.load_state_dict(state)
@@ -145,6 +146,17 @@ class RunEncoder:
             batch = entity_batch(words, self.bank, self.config.max_entities).to(self.device) if words else None
             vectors = text_vectors(self.net, self.bank, caption, batch)
         return vectors.float().cpu().numpy()
+
+    @property
+    def rerank_defaults(self) -> dict[str, float]:
+        """MMRef's re-ranking ``k`` and ``beta`` chosen on the validation split (empty: no references)."""
+        return dict(self.info.get("rerank") or {})
+
+    def reference_profiles(self, vectors: np.ndarray) -> np.ndarray:
+        """Each vector's profile over the training references (MMRef)."""
+        if self.net.references is None:
+            raise HopidError(f"{self.run_dir}: --rerank reference needs a model trained with model.mmref: true")
+        return self.net.references.profiles(vectors)
 
     @property
     def _uses_entities(self) -> bool:

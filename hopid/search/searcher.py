@@ -106,7 +106,9 @@ class Searcher:
             found = infer_texts([text], self.tagger)[0]
         return [(e.start, e.end) for e in found]
 
-    def _rank(self, query_vector: np.ndarray, k: int, lexical=None, alpha: float = DEFAULT_ALPHA) -> list[Hit]:
+    def _rank(
+        self, query_vector: np.ndarray, k: int, lexical=None, alpha: float = DEFAULT_ALPHA, rerank: str | None = None
+    ) -> list[Hit]:
         n = len(self.paths)
         if n == 0:
             return []
@@ -118,6 +120,8 @@ class Searcher:
         dense = np.asarray(self.vectors[rows]) @ query_vector
         text = lexical.scores[rows] if lexical is not None else np.zeros(len(rows), dtype=np.float32)
         scores = fuse(dense, text, alpha)
+        if rerank is not None:
+            scores = self._rerank(query_vector, rows, scores, rerank)
         order = np.lexsort((rows, -scores))[:k]
         return [
             Hit(
@@ -131,12 +135,29 @@ class Searcher:
             for rank, i in enumerate(order)
         ]
 
-    def search(self, text: str, k: int = 10, *, dense_only: bool = False, alpha: float | None = None) -> list[Hit]:
-        """Text -> images, best first; ``alpha`` defaults to the model's fusion.alpha."""
+    def _rerank(self, query_vector: np.ndarray, rows: np.ndarray, scores: np.ndarray, method: str) -> np.ndarray:
+        """The candidates' scores with the top-k re-ranked by MMRef reference profiles (the run's k, beta)."""
+        from hopid.eval.evaluate import reference_reranked
+
+        gallery = np.asarray(self.vectors[rows], dtype=np.float32)
+        return reference_reranked(self.encoder, scores[None, :], query_vector[None, :], gallery, method, None, None)[0]
+
+    def search(
+        self,
+        text: str,
+        k: int = 10,
+        *,
+        dense_only: bool = False,
+        alpha: float | None = None,
+        rerank: str | None = None,
+    ) -> list[Hit]:
+        """Text -> images, best first; ``alpha`` defaults to the model's fusion.alpha; ``rerank``
+        (``reference``) re-ranks the top candidates by MMRef reference profiles."""
         text = check_query(text)
         query_vector = self.encoder.encode_texts([text])[0]
         lexical = None if dense_only else self.lexical.score(query_terms(text, self.entity_spans(text)))
-        return self._rank(query_vector, k, lexical, self.encoder.fusion_alpha if alpha is None else alpha)
+        alpha = self.encoder.fusion_alpha if alpha is None else alpha
+        return self._rank(query_vector, k, lexical, alpha, rerank)
 
     def search_image(self, image_path: str | Path, k: int = 10) -> list[Hit]:
         """Image -> images by the model alone, best first."""

@@ -66,6 +66,12 @@ class SplitData:
     pixels: torch.Tensor | None = None  # [images, 3, H, W] float16; dropped once frozen tower features are cached
     image_features: tuple[torch.Tensor, torch.Tensor] | None = None  # (G, patch tokens), frozen tower
     caption_features: torch.Tensor | None = None  # frozen text tower
+    explanation_token_ids: torch.Tensor | None = None  # EntityCLIP: each caption's explanation (else itself)
+
+    def identity_rows(self, identities: dict[str, int]) -> np.ndarray:
+        """Per caption, the row of its image's object_id in ``identities`` (-100: none, ignored)."""
+        groups = self.image_groups or [None] * len(self.image_ids)
+        return np.asarray([identities.get(groups[i], -100) for i in self.caption_image], dtype=np.int64)
 
     @property
     def prompts(self) -> list[str]:
@@ -121,6 +127,10 @@ def load_split(
         raise HopidError(f"{dataset.root}: split {split!r} has no captions of readable images")
     texts = captions["text"].to_list()
     found = infer_texts(texts, tagger)
+    explanations = None
+    if net.config.explanation_experts:
+        given = captions["explanation"].to_list()
+        explanations = net.tokenizer([e if e and e.strip() else t for e, t in zip(given, texts, strict=True)])
     return SplitData(
         name=split,
         image_ids=image_ids,
@@ -133,6 +143,7 @@ def load_split(
         caption_token_ids=net.tokenizer(texts),
         image_groups=[groups_of.get(i) for i in image_ids],
         pixels=torch.stack(pixels),
+        explanation_token_ids=explanations,
     )
 
 

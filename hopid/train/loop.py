@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import torch
 
 from hopid import __version__
@@ -25,7 +26,7 @@ from hopid.data.dataset import Dataset
 from hopid.data.error_log import ErrorLog
 from hopid.data.schema import atomic_write_bytes, table_path, write_table
 from hopid.errors import HopidError
-from hopid.eval.metrics import caption_protocol
+from hopid.eval.metrics import caption_protocol, identity_protocol
 from hopid.models.inputs import entity_batch, image_vectors, ocr_batch, text_vectors
 from hopid.models.network import HopidNet, NetConfig, WordBank
 from hopid.search.fusion import fuse
@@ -41,7 +42,7 @@ from hopid.train.data import (
     load_split,
     sample_rng,
 )
-from hopid.train.losses import retrieval_loss
+from hopid.train.losses import explanation_losses, reference_losses, retrieval_loss
 from hopid.train.ocr_noise import NoiseConfig
 from hopid.train.recipe import SYNTHETIC, dump_recipe
 
@@ -53,6 +54,7 @@ QUERY_WEIGHTS = "query.safetensors"
 LAST = "checkpoints/last.safetensors"
 EVAL_BATCH = 128
 IMAGE_ONLY_PREFIXES = (  # weights a query never uses: left out of query.safetensors
+    "experts.",  # EntityCLIP's experts train the towers; serving never runs them
     "clip.visual.",
     "ocr_encoder.",
     "distiller.",
@@ -87,7 +89,12 @@ def resolve_device(name: str) -> str:
 
 def synthetic_cache_dir(settings: dict[str, Any]) -> Path:
     base = Path(os.environ.get("HOPID_CACHE", Path.home() / ".cache" / "hopid"))
-    name = "synthetic-" + "-".join(f"{k}{settings[k]}" for k in ("seed", "groups", "variants", "size"))
+    keys = (
+        ("seed", "identities", "views", "size")
+        if settings.get("identities")
+        else ("seed", "groups", "variants", "size")
+    )
+    name = ("identities-" if settings.get("identities") else "synthetic-") + "-".join(f"{k}{settings[k]}" for k in keys)
     return base / name
 
 
@@ -100,10 +107,19 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
             raise HopidError(f"data.dataset {root}: not a dataset directory; create one with `hopid prepare`")
         return root
     from hopid.data.synthetic import generate
+    from hopid.data.synthetic.identities import generate_identities
 
-    root = synthetic_cache_dir(data["synthetic"])
+    settings = dict(data["synthetic"])
+    root = synthetic_cache_dir(settings)
     if world.is_main and not (root / "images.parquet").is_file():
-        generate(root, **data["synthetic"], progress=(lambda d, t: progress("render", d, t)) if progress else None)
+        render = (lambda d, t: progress("render", d, t)) if progress else None
+        identities, views = settings.pop("identities"), settings.pop("views")
+        if identities:
+            generate_identities(
+                root, seed=settings["seed"], identities=identities, views=views, size=settings["size"], progress=render
+            )
+        else:
+            generate(root, **settings, progress=render)
     dist_.barrier(world)
     return root
 
@@ -131,13 +147,13 @@ def ensure_tagger(root: Path, run_dir: Path, recipe: dict, world: dist_.World, p
     return load_tagger(tagger_dir)
 
 
-def build_net(config: NetConfig, device: str, seed: int) -> tuple[HopidNet, Any]:
+def build_net(config: NetConfig, device: str, seed: int, references: int = 0) -> tuple[HopidNet, Any]:
     """The network on its backbone (heads initialised under ``seed``) and the image preprocess."""
     from hopid.models.factory import load_encoder
 
     encoder = load_encoder(config.backbone, device=device)
     torch.manual_seed(seed)
-    net = HopidNet(encoder.model, encoder.tokenizer, config).to(device)
+    net = HopidNet(encoder.model, encoder.tokenizer, config, references).to(device)
     return net, encoder.preprocess
 
 
@@ -216,9 +232,13 @@ class Trainer:
         self.data_fingerprint = dataset_fingerprint(self.root)
         self.ocr = self.dataset.ocr(self.recipe["data"]["ocr_engine"])
         self.tagger = ensure_tagger(self.root, self.run_dir, self.recipe, self.world, self.progress)
-        self.net, self.preprocess = build_net(self.config, self.device, self.seed)
+        train_ids = self.dataset.images.filter(pl.col("split") == data["train_split"])["object_id"]
+        self.identities = {name: row for row, name in enumerate(sorted(train_ids.drop_nulls().unique()))}
+        references = len(self.identities) if self.config.mmref else 0
+        self.net, self.preprocess = build_net(self.config, self.device, self.seed, references)
         cache_images = self.config.freeze_image and self.train_cfg["cache_frozen"]
         self.train_data = self._load_split("train_split")
+        self.train_identity = self.train_data.identity_rows(self.identities)
         self.val_data = self._load_split("val_split")
         self.bank = WordBank(self.net)
         for data in (self.train_data, self.val_data):
@@ -356,14 +376,19 @@ class Trainer:
         return text_vectors(self.net, self.bank, caption, entities)
 
     @torch.no_grad()
-    def split_scores(self, data: SplitData) -> np.ndarray:
-        """Captions x images cosine scores of the network alone."""
+    def split_vectors(self, data: SplitData) -> tuple[np.ndarray, np.ndarray]:
+        """(T of every caption, V of every image) of the network, float32."""
         self.net.eval()
         with self._autocast():
             images = [self.encode_images(data, rows).float() for rows in chunks(range(len(data.image_ids)), EVAL_BATCH)]
             texts = [self.encode_texts(data, rows).float() for rows in chunks(range(len(data.caption_ids)), EVAL_BATCH)]
         self.net.train()
-        return (torch.cat(texts) @ torch.cat(images).t()).cpu().numpy()
+        return torch.cat(texts).cpu().numpy(), torch.cat(images).cpu().numpy()
+
+    def split_scores(self, data: SplitData) -> np.ndarray:
+        """Captions x images cosine scores of the network alone."""
+        texts, images = self.split_vectors(data)
+        return texts @ images.T
 
     # -- the loop -----------------------------------------------------------------------------------
     def lr_factor(self, step: int, total: int) -> float:
@@ -447,6 +472,31 @@ class Trainer:
             infonce=loss_cfg["infonce"],
             logit_scale=dist_.global_param(self.net.logit_scale, self.world),
         )
+        if self.net.references is not None:
+            identities = torch.as_tensor(self.train_identity[rows], device=text.device)
+            extra, extra_parts = reference_losses(
+                self.net.references,
+                text,
+                image,
+                identities,
+                construction=loss_cfg["reference_construction"],
+                guided=loss_cfg["reference_guided"],
+            )
+            loss, parts = loss + extra, parts | extra_parts
+        if self.net.experts is not None:
+            with self._autocast():
+                explanation = self.net.caption_backbone(self.train_data.explanation_token_ids[mine].to(self.device))
+            extra, extra_parts = explanation_losses(
+                self.net.experts,
+                text,
+                image,
+                dist_.gather_with_grad(explanation.float(), self.world),
+                keys,
+                matching=loss_cfg["matching"],
+                enhanced=loss_cfg["enhanced"],
+                logit_scale=dist_.global_param(self.net.logit_scale, self.world),
+            )
+            loss, parts = loss + extra, parts | extra_parts
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         dist_.sum_gradients(self.parameters, self.world)
@@ -469,6 +519,7 @@ class Trainer:
         dist_.barrier(self.world)  # rank 0 writes the best weights
         self.net.load_state_dict(load_weights(self.run_dir / WEIGHTS))
         alpha = self._choose_alpha()
+        rerank = self._choose_rerank() if self.net.references is not None else None
         test = self._load_split("test_split")
         self.bank.add(test.strings + test.prompts)
         dense = self.split_scores(test)
@@ -478,7 +529,7 @@ class Trainer:
             "fused": caption_protocol(fused, test.caption_image),
         }
         if self.world.is_main:
-            self._write_outputs(state, alpha, metrics, samples_per_second)
+            self._write_outputs(state, alpha, rerank, metrics, samples_per_second)
         return TrainSummary(
             self.run_dir,
             state["epoch"],
@@ -510,8 +561,42 @@ class Trainer:
             self.log.append(self._row(0, -1, "alpha", f"{select_on}@{alpha}", metrics[select_on]))
         return choose_alpha(scored, self.recipe["eval"]["alpha_tolerance"])
 
+    def _choose_rerank(self) -> dict[str, float]:
+        """MMRef's re-ranking k and beta: the best val mAP (rSum without identities) among the
+        settings that keep val Rank-1 (t2i R@1); beta 0 (off) when none improves."""
+        from hopid.search.rerank import rerank_top_k
+
+        data = self.val_data
+        texts, images = self.split_vectors(data)
+        scores = texts @ images.T
+        queries, gallery = self.net.references.profiles(texts), self.net.references.profiles(images)
+        groups = data.image_groups
+        by_identity = bool(groups) and all(g is not None for g in groups)
+
+        def judge(matrix: np.ndarray) -> tuple[float, float]:
+            if by_identity:
+                found = identity_protocol(matrix, [groups[i] for i in data.caption_image], groups)
+                return found["map"], found["rank1"]
+            found = caption_protocol(matrix, data.caption_image)
+            return found[self.recipe["eval"]["select_on"]], found["t2i_r1"]
+
+        best_score, floor = judge(scores)
+        chosen = {"k": int(self.recipe["eval"]["rerank_ks"][0]), "beta": 0.0}
+        for k in self.recipe["eval"]["rerank_ks"]:
+            for beta in self.recipe["eval"]["rerank_betas"]:
+                score, first = judge(rerank_top_k(scores, queries, gallery, k, beta))
+                self.log.append(self._row(0, -1, "rerank", f"k{k}@beta{beta}", score))
+                if first >= floor and score > best_score + 1e-9:
+                    best_score, chosen = score, {"k": int(k), "beta": float(beta)}
+        return chosen
+
     def _write_outputs(
-        self, state: dict, alpha: float, metrics: dict[str, dict[str, float]], samples_per_second: float
+        self,
+        state: dict,
+        alpha: float,
+        rerank: dict[str, float] | None,
+        metrics: dict[str, dict[str, float]],
+        samples_per_second: float,
     ) -> None:
         state_dict = self.net.state_dict()
         query = {k: v for k, v in state_dict.items() if not k.startswith(IMAGE_ONLY_PREFIXES)}
@@ -527,6 +612,8 @@ class Trainer:
             "train_samples_per_second": round(samples_per_second, 1),  # of this process's last session
             "preprocess": dict(getattr(self.net.clip.visual, "preprocess_cfg", None) or {}),
         }
+        if self.net.references is not None:
+            info |= {"references": len(self.identities), "rerank": rerank}
         atomic_write_bytes(self.run_dir / RUN_FILE, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
         provenance = provenance_of(self.recipe, self.root)
         atomic_write_bytes(

@@ -64,3 +64,66 @@ def retrieval_loss(
         total = total + infonce * value
         parts["loss_infonce"] = float(value.detach())
     return total, parts
+
+
+def reference_losses(
+    references, text: torch.Tensor, image: torch.Tensor, identities: torch.Tensor, *, construction: float, guided: float
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """MMRef: the reference construction loss (stop-gradient features classified against all
+    references) and the reference-guided loss (features toward their stop-gradient reference).
+    Rows whose ``identities`` is -100 have no identity and are left out."""
+    total = text.new_zeros(())
+    parts: dict[str, float] = {}
+    if not bool((identities >= 0).any()):
+        return total, parts
+    both = torch.cat([text, image])
+    targets = torch.cat([identities, identities])
+    if construction > 0:
+        value = F.cross_entropy(references.logits(both.detach()), targets, ignore_index=-100)
+        total = total + construction * value
+        parts["loss_reference_construction"] = float(value.detach())
+    if guided > 0:
+        value = F.cross_entropy(references.logits(both, detach_references=True), targets, ignore_index=-100)
+        total = total + guided * value
+        parts["loss_reference_guided"] = float(value.detach())
+    return total, parts
+
+
+def explanation_losses(
+    experts,
+    text: torch.Tensor,
+    image: torch.Tensor,
+    explanation: torch.Tensor,
+    image_keys: torch.Tensor,
+    *,
+    matching: float,
+    enhanced: float,
+    logit_scale: torch.Tensor,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """EntityCLIP: ``matching`` x the gated matching loss on positives and the batch's hardest
+    negatives, plus ``enhanced`` x the contrastive loss of the explanation-enhanced V*, T*.
+    Row i's explanation ``E_i`` belongs to caption i and enhances every pair caption i is in."""
+    total = text.new_zeros(())
+    parts: dict[str, float] = {}
+    e = experts.explain(explanation)
+    text_star = experts.enhance_text(text, e)
+    image_star = experts.enhance_image(image, e)
+    if enhanced > 0:
+        value = info_nce(text_star, image_star, image_keys, logit_scale)
+        total = total + enhanced * value
+        parts["loss_enhanced"] = float(value.detach())
+    if matching > 0 and len(text) > 1:
+        with torch.no_grad():
+            similarity = (text @ image.t()).masked_fill(_same_image(image_keys), torch.finfo(text.dtype).min)
+            hard_image = similarity.argmax(dim=1)  # per caption, the most similar wrong image
+            hard_text = similarity.argmax(dim=0)  # per image, the most similar wrong caption
+        positive = experts.match_logits(image_star, text_star, e)
+        wrong_image = experts.match_logits(experts.enhance_image(image[hard_image], e), text_star, e)
+        e_hard = e[hard_text]
+        wrong_text = experts.match_logits(experts.enhance_image(image, e_hard), text_star[hard_text], e_hard)
+        logits = torch.cat([positive, wrong_image, wrong_text])
+        labels = torch.cat([torch.ones_like(positive), torch.zeros_like(wrong_image), torch.zeros_like(wrong_text)])
+        value = F.binary_cross_entropy_with_logits(logits, labels)
+        total = total + matching * value
+        parts["loss_matching"] = float(value.detach())
+    return total, parts

@@ -23,7 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         # "synthetic" (prepared by the recipe itself, cached) or a dataset directory
         "dataset": SYNTHETIC,
-        "synthetic": {"seed": 0, "groups": 60, "variants": 5, "size": 256},
+        # identities > 0: the identity benchmark (brands x views, with explanations) instead of groups x variants
+        "synthetic": {"seed": 0, "groups": 60, "variants": 5, "size": 256, "identities": 0, "views": 4},
         "ocr_engine": None,  # which OCR rows train the model (None: the best present)
         "train_split": "train",
         "val_split": "val",
@@ -33,7 +34,15 @@ DEFAULTS: dict[str, Any] = {
     "ocr_noise": {"drop": 0.1, "misspell": 0.15, "merge": 0.05, "variants": 3},
     "tagger": {"epochs": 8, "copy_from": None},  # copy_from: an existing tagger directory to reuse
     "model": NetConfig().to_dict(),
-    "loss": {"triplet": 1.0, "margin": 0.2, "infonce": 0.0},
+    "loss": {
+        "triplet": 1.0,
+        "margin": 0.2,
+        "infonce": 0.0,
+        "reference_construction": 1.0,  # MMRef (model.mmref): references absorb their identity's vectors
+        "reference_guided": 1.0,  # MMRef: vectors pulled toward their identity's reference
+        "matching": 1.0,  # EntityCLIP (model.explanation_experts): eta, the gated matching loss
+        "enhanced": 1.0,  # EntityCLIP: lambda, contrastive loss of the explanation-enhanced V*, T*
+    },
     "train": {
         "epochs": 30,
         "batch_size": 64,
@@ -51,7 +60,14 @@ DEFAULTS: dict[str, Any] = {
     },
     # fusion.alpha: the val score of each alpha; those within alpha_tolerance of the best are ties, and the
     # largest of them is kept (the scene-text channel is precise when it fires; a small val split cannot tell)
-    "eval": {"select_on": "rsum", "alphas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0], "alpha_tolerance": 1.0},
+    "eval": {
+        "select_on": "rsum",
+        "alphas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0],
+        "alpha_tolerance": 1.0,
+        # MMRef re-ranking: k and beta from these grids, best val mAP without losing val Rank-1
+        "rerank_ks": [5, 10, 20, 50],
+        "rerank_betas": [0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0],
+    },
 }
 
 
@@ -133,6 +149,10 @@ FLOATS = (
     "loss.triplet",
     "loss.margin",
     "loss.infonce",
+    "loss.reference_construction",
+    "loss.reference_guided",
+    "loss.matching",
+    "loss.enhanced",
     "ocr_noise.drop",
     "ocr_noise.misspell",
     "ocr_noise.merge",

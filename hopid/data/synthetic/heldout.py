@@ -46,3 +46,28 @@ def write_heldout_folder(
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def write_heldout_identities(
+    out: str | Path, *, seed: int = HELDOUT_SEED, identities: int = 20, views: int = 4, unnamed_rate: float = 0.25
+) -> Path:
+    """The identity benchmark rendered with its own seed (brands unseen in training), every image
+    as ``test``, written as ``out/captions.csv`` with columns ``image, caption, object_id, split``;
+    about ``unnamed_rate`` of the captions name no brand. Returns the CSV."""
+    from hopid.data.synthetic.identities import generate_identities
+
+    out = Path(out)
+    generate_identities(out, seed=seed, identities=identities, views=views, unnamed_rate=unnamed_rate)
+    images = read_table(out / "images.parquet", "images").select("image_id", "path", "object_id")
+    captions = read_table(out / "captions.parquet", "captions").join(images, on="image_id")
+    path = out / "captions.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["image", "caption", "object_id", "split"])
+        writer.writeheader()
+        writer.writerows(
+            {"image": row["path"], "caption": row["text"], "object_id": row["object_id"], "split": "test"}
+            for row in captions.iter_rows(named=True)
+        )
+    for name in ("images", "captions", "ocr"):  # a user's folder: images and a captions file only
+        (out / f"{name}.parquet").unlink()
+    return path
