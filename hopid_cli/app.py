@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hopid import __version__
-from hopid_cli import demo, entities, index, ocr, prepare, query, train
+from hopid_cli import demo, entities, explain, index, ocr, prepare, query, train
 from hopid_cli import eval as eval_cmd
 from hopid_cli.common import state
 
@@ -45,6 +45,7 @@ app.command("index")(index.index)
 app.command("query")(query.query)
 app.command("eval")(eval_cmd.evaluate)
 app.command("train")(train.train)
+app.command("explain")(explain.explain)
 app.command("demo")(demo.demo)
 
 

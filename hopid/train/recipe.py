@@ -60,6 +60,18 @@ DEFAULTS: dict[str, Any] = {
     },
     # fusion.alpha: the val score of each alpha; those within alpha_tolerance of the best are ties, and the
     # largest of them is kept (the scene-text channel is precise when it fires; a small val split cannot tell)
+    # `hopid explain`: the prompt an LLM answers per caption ({caption}; {context}: the article, if any)
+    "explain": {
+        "system": "You explain image captions for a retrieval system. Answer in one or two plain sentences.",
+        "prompt": (
+            "{context}Caption: {caption}\n"
+            "What are the named things in this caption (brands, places, organisations, people), what kind "
+            "of thing is each, and where is such a name usually written or seen? Answer with the explanation only."
+        ),
+        "max_tokens": 160,
+        "temperature": 0.0,
+        "context_chars": 1500,
+    },
     "eval": {
         "select_on": "rsum",
         "alphas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0],
@@ -158,8 +170,17 @@ FLOATS = (
     "ocr_noise.merge",
     "eval.alpha_tolerance",
     "data.val_fraction",
+    "explain.temperature",
 )
-POSITIVE_INTS = ("train.epochs", "train.batch_size", "train.checkpoint_every", "tagger.epochs", "ocr_noise.variants")
+POSITIVE_INTS = (
+    "train.epochs",
+    "train.batch_size",
+    "train.checkpoint_every",
+    "tagger.epochs",
+    "ocr_noise.variants",
+    "explain.max_tokens",
+    "explain.context_chars",
+)
 SELECT_ON = ("rsum", "t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10")
 
 

@@ -1,0 +1,1 @@
+"""Offline explanations (EntityCLIP) written by an LLM behind an OpenAI-compatible endpoint."""
