@@ -1,0 +1,99 @@
+"""MMRef references and re-ranking, EntityCLIP experts, and the synthetic identity benchmark (unit tier)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from hopid.data.schema import read_table
+from hopid.errors import HopidError
+from hopid.models.entityclip import ExplanationExperts
+from hopid.models.mmref import References
+from hopid.search.rerank import rerank_top_k
+from hopid.train.losses import explanation_losses, reference_losses
+
+
+def test_reference_construction_trains_only_the_references_and_guidance_only_the_features():
+    torch.manual_seed(0)
+    references = References(5, 8, temperature=0.05)
+    text = torch.randn(4, 8, requires_grad=True)
+    image = torch.randn(4, 8, requires_grad=True)
+    ids = torch.tensor([0, 1, -100, 3])  # the third pair has no identity
+    loss, parts = reference_losses(references, text, image, ids, construction=1.0, guided=0.0)
+    loss.backward()
+    assert references.vectors.grad is not None and text.grad is None and image.grad is None
+    assert set(parts) == {"loss_reference_construction"}
+    references.vectors.grad = None
+    loss, parts = reference_losses(references, text, image, ids, construction=0.0, guided=1.0)
+    loss.backward()
+    assert references.vectors.grad is None and text.grad is not None
+    assert float(text.grad[2].abs().sum()) == 0.0  # a row without identity is ignored
+    none, nothing = reference_losses(references, text, image, torch.full((4,), -100), construction=1, guided=1)
+    assert float(none) == 0.0 and nothing == {}
+
+
+def test_profiles_are_unit_vectors_that_agree_for_the_same_identity():
+    torch.manual_seed(0)
+    references = References(6, 16, temperature=0.05)
+    anchor = references.vectors.detach().numpy()
+    near = anchor[[2, 2, 4]] + np.random.default_rng(0).normal(0, 0.05, (3, 16)).astype(np.float32)
+    profiles = references.profiles(near)
+    assert profiles.shape == (3, 6) and np.allclose(np.linalg.norm(profiles, axis=1), 1.0, atol=1e-5)
+    assert profiles[0] @ profiles[1] > profiles[0] @ profiles[2]
+
+
+def test_rerank_changes_only_the_top_k_and_never_drops_them_below_the_rest():
+    scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.1]], dtype=np.float32)
+    query = np.array([[0.0, 1.0]], dtype=np.float32)
+    gallery = np.array([[1, 0], [0, 1], [0, 1], [0, 1], [0, 1]], dtype=np.float32)
+    out = rerank_top_k(scores, query, gallery, k=3, beta=0.5)
+    assert list(np.argsort(-out[0])) == [1, 2, 0, 3, 4]  # items 1, 2 overtake 0; 3, 4 keep their scores
+    assert out[0, 3] == scores[0, 3] and out[0, 4] == scores[0, 4]
+    assert np.array_equal(rerank_top_k(scores, query, gallery, k=3, beta=0.0), scores)
+
+
+def test_explanation_experts_give_finite_losses_and_train_the_experts():
+    torch.manual_seed(0)
+    experts = ExplanationExperts(dim=8, explanation_dim=6, count=3)
+    text = torch.nn.functional.normalize(torch.randn(5, 8), dim=-1).requires_grad_()
+    image = torch.nn.functional.normalize(torch.randn(5, 8), dim=-1).requires_grad_()
+    explanation = torch.randn(5, 6)
+    keys = torch.tensor([0, 0, 1, 2, 3])  # rows 0 and 1 show the same image
+    loss, parts = explanation_losses(
+        experts, text, image, explanation, keys, matching=1.0, enhanced=1.0, logit_scale=torch.tensor(2.659)
+    )
+    assert torch.isfinite(loss) and set(parts) == {"loss_enhanced", "loss_matching"}
+    loss.backward()
+    assert experts.gate.weight.grad is not None and experts.image_experts.attend.weight.grad is not None
+    assert text.grad is not None and image.grad is not None
+
+
+def test_mmref_network_needs_identities():
+    from hopid.models.factory import load_encoder
+    from hopid.models.network import HopidNet, NetConfig
+
+    encoder = load_encoder("tiny", device="cpu")
+    with pytest.raises(HopidError, match="object_id"):
+        HopidNet(encoder.model, encoder.tokenizer, NetConfig(mmref=True), references=0)
+    net = HopidNet(encoder.model, encoder.tokenizer, NetConfig(mmref=True, explanation_experts=True), references=7)
+    assert net.references.vectors.shape == (7, net.out_dim) and net.experts is not None
+
+
+def test_identity_benchmark_has_brands_on_different_objects_with_explanations(tmp_path):
+    from hopid.data.synthetic.identities import generate_identities
+
+    summary = generate_identities(tmp_path, identities=10, views=3, seed=3)
+    images = read_table(tmp_path / "images.parquet", "images")
+    captions = read_table(tmp_path / "captions.parquet", "captions")
+    ocr = read_table(tmp_path / "ocr.parquet", "ocr")
+    assert summary.images == 30 and images["object_id"].n_unique() == 10
+    assert images.group_by("object_id").agg(pl.col("split").n_unique())["split"].max() == 1  # a brand in one split
+    per_brand = captions.join(images, on="image_id").group_by("object_id").agg(pl.col("explanation").n_unique())
+    assert per_brand["explanation"].max() == 1  # one explanation per identity
+    first = images.filter(pl.col("object_id") == "brand-0000")["image_id"].to_list()
+    brand_words = [set(ocr.filter(pl.col("image_id") == i)["text"]) for i in first]
+    assert set.intersection(*brand_words)  # the brand is written on every view
+    again = generate_identities(tmp_path / "again", identities=10, views=3, seed=3)
+    assert again.ocr_tokens == summary.ocr_tokens  # seeded
