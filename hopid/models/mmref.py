@@ -5,7 +5,8 @@ every (stop-gradient) image and caption vector against all references, so each r
 absorbs the views and descriptions of its identity; the *guided* loss pulls image and caption
 vectors toward their identity's (stop-gradient) reference. At inference test identities are
 unseen, so a vector is described by its *profile*: the softmax of its cosine similarities to
-every training reference; two profiles' cosine is the reference score that re-ranks the top-k
+every training reference (over a softer temperature than the losses'); two profiles' cosine is
+the reference score that re-ranks the top-k
 (:mod:`hopid.search.rerank`).
 """
 
@@ -18,21 +19,25 @@ from torch import nn
 
 
 class References(nn.Module):
-    def __init__(self, count: int, dim: int, temperature: float) -> None:
+    def __init__(self, count: int, dim: int, temperature: float, profile_temperature: float = 0.1) -> None:
         super().__init__()
         self.vectors = nn.Parameter(F.normalize(torch.randn(count, dim), dim=-1))
         self.temperature = temperature
+        self.profile_temperature = profile_temperature
 
-    def logits(self, features: torch.Tensor, *, detach_references: bool = False) -> torch.Tensor:
-        """Cosine similarity of each feature to every reference, over the temperature."""
+    def logits(
+        self, features: torch.Tensor, *, detach_references: bool = False, temperature: float | None = None
+    ) -> torch.Tensor:
+        """Cosine similarity of each feature to every reference, over the (loss) temperature."""
         references = F.normalize(self.vectors, dim=-1)
         if detach_references:
             references = references.detach()
-        return F.normalize(features, dim=-1) @ references.t() / self.temperature
+        return F.normalize(features, dim=-1) @ references.t() / (temperature or self.temperature)
 
     @torch.no_grad()
     def profiles(self, vectors: np.ndarray) -> np.ndarray:
         """L2-normalised softmax profiles over the references, float32 ``[n, references]``."""
         features = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)).to(self.vectors.device)
-        profile = torch.softmax(self.logits(features.to(self.vectors.dtype)).float(), dim=-1)
+        logits = self.logits(features.to(self.vectors.dtype), temperature=self.profile_temperature)
+        profile = torch.softmax(logits.float(), dim=-1)
         return F.normalize(profile, dim=-1).cpu().numpy()

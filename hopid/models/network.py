@@ -52,7 +52,8 @@ class NetConfig:
     spelling_dim: int = 256
     fusion: str = "concat"  # concat: V = [global ; scene text], T = [caption ; scene text]; sum: added
     mmref: bool = False  # MMRef: one learned reference per train identity (object_id), see mmref.py
-    reference_temperature: float = 0.05
+    reference_temperature: float = 0.05  # of the reference losses
+    profile_temperature: float = 0.1  # of the profiles that re-rank (softer: measured better on unseen brands)
     explanation_experts: bool = False  # EntityCLIP: MMAE + GI-ITM over captions.explanation (training only)
     experts: int = 3  # experts per EntityCLIP group
 
@@ -166,7 +167,11 @@ class HopidNet(nn.Module):
         )
         if config.mmref and references < 1:
             raise HopidError("model.mmref: the train split needs images with an object_id (one reference each)")
-        self.references = References(references, self.out_dim, config.reference_temperature) if config.mmref else None
+        self.references = (
+            References(references, self.out_dim, config.reference_temperature, config.profile_temperature)
+            if config.mmref
+            else None
+        )
         self.experts = ExplanationExperts(self.out_dim, dim, config.experts) if config.explanation_experts else None
 
     # -- towers -------------------------------------------------------------------------------
