@@ -46,28 +46,13 @@ SPEED: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def heldout(root: Path) -> Path:
-    """The held-out folder dataset (its own seed, captions that name their scene text), OCR by the default engine."""
-    from hopid.data.dataset import Dataset
-    from hopid.data.folder import prepare_folder
-    from hopid.data.synthetic.heldout import write_heldout_folder
-    from hopid.ocr.registry import DEFAULT_ENGINE
-    from hopid.ocr.stage import ocr_dataset
-
-    dataset = root / "heldout"
-    if not (dataset / "ocr.parquet").is_file():
-        source = root / "heldout-source"
-        prepare_folder(source / "images", dataset, write_heldout_folder(source))
-        ocr_dataset(Dataset.open(dataset), DEFAULT_ENGINE)
-    return dataset
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("ablation-runs"))
     parser.add_argument("--only", default="", help="comma-separated row keys (default: all rows and speed)")
     args = parser.parse_args(argv)
     from hopid.data.dataset import Dataset
+    from hopid.data.synthetic.heldout import prepare_heldout, write_heldout_folder
     from hopid.eval.evaluate import evaluate
     from hopid.models.run import RunEncoder
     from hopid.train.loop import RUN_FILE, train
@@ -75,7 +60,7 @@ def main(argv: list[str]) -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
-    dataset = Dataset.open(heldout(args.out))
+    dataset = Dataset.open(prepare_heldout(args.out, "heldout", write_heldout_folder))
     results: dict[str, dict] = {}
     for table, rows in (("ablation", ROWS), ("speed", SPEED)):
         for name, (recipe_name, overrides) in rows.items():

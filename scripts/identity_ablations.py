@@ -28,33 +28,19 @@ ROWS: dict[str, tuple[str, list[str], bool]] = {
 }
 
 
-def heldout_identities(root: Path) -> Path:
-    from hopid.data.dataset import Dataset
-    from hopid.data.folder import prepare_folder
-    from hopid.data.synthetic.heldout import write_heldout_identities
-    from hopid.ocr.registry import DEFAULT_ENGINE
-    from hopid.ocr.stage import ocr_dataset
-
-    dataset = root / "heldout-identities"
-    if not (dataset / "ocr.parquet").is_file():
-        source = root / "heldout-identities-source"
-        prepare_folder(source / "images", dataset, write_heldout_identities(source))
-        ocr_dataset(Dataset.open(dataset), DEFAULT_ENGINE)
-    return dataset
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("identity-runs"))
     args = parser.parse_args(argv)
     from hopid.data.dataset import Dataset
+    from hopid.data.synthetic.heldout import prepare_heldout, write_heldout_identities
     from hopid.eval.evaluate import evaluate
     from hopid.models.run import RunEncoder
     from hopid.train.loop import RUN_FILE, train
     from hopid.train.recipe import load_recipe
 
     args.out.mkdir(parents=True, exist_ok=True)
-    dataset = Dataset.open(heldout_identities(args.out))
+    dataset = Dataset.open(prepare_heldout(args.out, "heldout-identities", write_heldout_identities))
     results: dict[str, dict] = {}
     for name, (recipe_name, overrides, rerank) in ROWS.items():
         run_dir = args.out / "-".join([recipe_name, *overrides]).replace("=", "_")

@@ -71,3 +71,20 @@ def write_heldout_identities(
     for name in ("images", "captions", "ocr"):  # a user's folder: images and a captions file only
         (out / f"{name}.parquet").unlink()
     return path
+
+
+def prepare_heldout(root: str | Path, name: str, write=write_heldout_folder) -> Path:
+    """``root/name``: the held-out folder that ``write`` renders (under ``root/name-source``) as a
+    user would prepare it (`hopid prepare folder`), its scene text read by the default OCR engine;
+    reused when already there."""
+    from hopid.data.dataset import Dataset
+    from hopid.data.folder import prepare_folder
+    from hopid.ocr.registry import DEFAULT_ENGINE
+    from hopid.ocr.stage import ocr_dataset
+
+    dataset = Path(root) / name
+    if not (dataset / "ocr.parquet").is_file():
+        source = Path(root) / f"{name}-source"
+        prepare_folder(source / "images", dataset, write(source))
+        ocr_dataset(Dataset.open(dataset), DEFAULT_ENGINE)
+    return dataset
