@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hopid import __version__
-from hopid_cli import demo, entities, explain, index, ocr, prepare, query, train
+from hopid_cli import demo, entities, explain, index, ocr, prepare, query, serve, train
 from hopid_cli import eval as eval_cmd
 from hopid_cli.common import state
 
@@ -46,6 +46,7 @@ app.command("query")(query.query)
 app.command("eval")(eval_cmd.evaluate)
 app.command("train")(train.train)
 app.command("explain")(explain.explain)
+app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 
 

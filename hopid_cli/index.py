@@ -27,6 +27,12 @@ def index(
     workers: Annotated[
         int | None, typer.Option(min=1, help="OCR worker processes (default: every usable core).")
     ] = None,
+    index_type: Annotated[
+        str,
+        typer.Option(
+            help="auto (exact Flat while fast, HNSW beyond, IVF-PQ when vectors exceed memory), flat, hnsw or ivfpq."
+        ),
+    ] = "auto",
 ) -> None:
     """Index new or changed images only; deleted ones drop out; an interrupted run resumes."""
     from hopid.errors import HopidError
@@ -40,10 +46,18 @@ def index(
     parse_model_spec(model)
     if ocr_engine and (problem := engine_problem(ocr_engine)):
         raise HopidError(problem)
+    if index_type not in ("auto", "flat", "hnsw", "ivfpq"):
+        raise HopidError(f"--index-type {index_type!r}: choose auto, flat, hnsw or ivfpq")
     encoder = load_encoder(model)
     with progress_bar() as update:
         summary = build_index(
-            images_dir, encoder, index_dir=index_dir, ocr_engine=ocr_engine, workers=workers, progress=update
+            images_dir,
+            encoder,
+            index_dir=index_dir,
+            ocr_engine=ocr_engine,
+            workers=workers,
+            progress=update,
+            index_type=index_type,
         )
     if summary.errors:
         err.print(

@@ -31,6 +31,7 @@ from hopid.data.parts import PartStore
 from hopid.data.scan import ImageFile, content_hash, scan_images
 from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, table_path, write_table
 from hopid.errors import HopidError
+from hopid.index.choose import build_faiss, plan_index, write_faiss
 from hopid.ocr.stage import failures, ocr_store, parts_to_ocr_table, run_ocr_parts
 
 Progress = Callable[[str, int, int], None]
@@ -72,6 +73,7 @@ class IndexSummary:
     removed: int
     errors: int
     seconds: float
+    index: str = "Flat"  # the faiss index chosen (see hopid.index.choose)
 
 
 def _hashes(root: Path, files: list[ImageFile], previous: dict[str, dict], errors: ErrorLog) -> dict[str, str]:
@@ -140,13 +142,13 @@ def build_index(
     workers: int | None = None,
     progress: Progress | None = None,
     ocr_cache: str | Path | None = None,
+    index_type: str = "auto",
 ) -> IndexSummary:
     """Index ``images_dir``: only new or changed images are read; deleted ones drop out.
 
     ``ocr_cache`` may name another OCR cache (e.g. a dataset's ``.hopid-cache``) to reuse its results;
-    without it the index keeps its own under ``cache/``."""
-    import faiss
-
+    without it the index keeps its own under ``cache/``. ``index_type``: auto (by size, see
+    :mod:`hopid.index.choose`), flat, hnsw or ivfpq."""
     from hopid.ocr.registry import DEFAULT_ENGINE
 
     started = time.monotonic()
@@ -218,13 +220,15 @@ def build_index(
         paths_of_hash.setdefault(hashes[path], []).append(path)
     ocr = parts_to_ocr_table(ocr_table, paths_of_hash, engine)
 
-    index = faiss.IndexFlatIP(dim)
-    index.add(vectors)
-    atomic_write_bytes(index_dir / "index.faiss", lambda tmp: faiss.write_index(index, tmp))
+    plan = plan_index(len(live), dim, kind=index_type)
+    index = build_faiss(vectors, plan)
+    atomic_write_bytes(index_dir / "index.faiss", lambda tmp: write_faiss(index, tmp))
     atomic_write_bytes(index_dir / "vectors.npy", lambda tmp: _save_npy(tmp, vectors))
     write_table(items, table_path(index_dir, "items"), "items")
     write_table(ocr, table_path(index_dir, "ocr"), "ocr")
     errors.save(index_dir)
+    from hopid.search.query_encoder import export_query_encoder
+
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "hopid_version": __version__,
@@ -233,7 +237,9 @@ def build_index(
         "model_fingerprint": encoder.fingerprint,
         "dim": dim,
         "ocr_engine": engine,
-        "faiss_index": "IndexFlatIP",
+        "faiss_index": plan.factory,
+        "index_kind": plan.kind,
+        "query_model": export_query_encoder(encoder, index_dir),  # query.onnx: queries without torch
         "images": len(live),
         "errors": len(errors),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -249,6 +255,7 @@ def build_index(
         removed,
         len(errors),
         time.monotonic() - started,
+        plan.factory,
     )
 
 

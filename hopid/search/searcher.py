@@ -12,6 +12,7 @@ from hopid.data.images import ImageLoadError, load_rgb
 from hopid.data.schema import read_table, table_path
 from hopid.errors import HopidError
 from hopid.index.build import default_index_dir, read_manifest
+from hopid.index.choose import tune_for_search
 from hopid.search.fusion import DEFAULT_ALPHA, fuse
 from hopid.search.lexical import LexicalIndex, query_terms
 
@@ -66,11 +67,15 @@ class Searcher:
         import faiss
 
         from hopid.models.factory import load_encoder
+        from hopid.models.spec import parse_model_spec
+        from hopid.search.query_encoder import OnnxTextEncoder
 
         self.index_dir = Path(index_dir)
         self.manifest = read_manifest(self.index_dir)
         self.root = Path(self.manifest["images_dir"])
-        if encoder is None:
+        if encoder is None and OnnxTextEncoder.available(self.index_dir, self.manifest["model_fingerprint"]):
+            encoder = OnnxTextEncoder(self.index_dir, parse_model_spec(self.manifest["model"]))  # no torch import
+        elif encoder is None:
             encoder = load_encoder(self.manifest["model"])
         if encoder.fingerprint != self.manifest["model_fingerprint"]:
             raise HopidError(
@@ -79,7 +84,8 @@ class Searcher:
                 f"rebuild with `hopid index {self.root} --model {encoder.spec.text}` or drop --model"
             )
         self.encoder = encoder
-        self.faiss_index = faiss.read_index(str(self.index_dir / "index.faiss"))
+        self.faiss_index = faiss.read_index(str(self.index_dir / "index.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        tune_for_search(self.faiss_index)
         self.vectors = np.load(self.index_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
         items = read_table(table_path(self.index_dir, "items"), "items")
         self.paths = items["path"].to_list()
@@ -165,6 +171,10 @@ class Searcher:
             image = load_rgb(image_path)
         except ImageLoadError as exc:
             raise HopidError(f"{image_path}: {exc}") from exc
+        if not hasattr(self.encoder, "encode_images"):  # the light text-only query encoder
+            from hopid.models.factory import load_encoder
+
+            self.encoder = load_encoder(self.manifest["model"])
         ocr = None
         if self.encoder.needs_ocr:  # embed the query as the index embedded its images
             ocr = [self._read_scene_text(image_path)]
