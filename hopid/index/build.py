@@ -31,7 +31,7 @@ from hopid.data.parts import PartStore
 from hopid.data.scan import ImageFile, content_hash, scan_images
 from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, table_path, write_table
 from hopid.errors import HopidError
-from hopid.index.choose import build_faiss, plan_index, write_faiss
+from hopid.index.choose import IndexPlan, build_faiss, plan_index, write_faiss
 from hopid.ocr.stage import failures, ocr_store, parts_to_ocr_table, run_ocr_parts
 
 Progress = Callable[[str, int, int], None]
@@ -220,31 +220,18 @@ def build_index(
         paths_of_hash.setdefault(hashes[path], []).append(path)
     ocr = parts_to_ocr_table(ocr_table, paths_of_hash, engine)
 
-    plan = plan_index(len(live), dim, kind=index_type)
-    index = build_faiss(vectors, plan)
-    atomic_write_bytes(index_dir / "index.faiss", lambda tmp: write_faiss(index, tmp))
-    atomic_write_bytes(index_dir / "vectors.npy", lambda tmp: _save_npy(tmp, vectors))
-    write_table(items, table_path(index_dir, "items"), "items")
-    write_table(ocr, table_path(index_dir, "ocr"), "ocr")
     errors.save(index_dir)
-    from hopid.search.query_encoder import export_query_encoder
-
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "hopid_version": __version__,
-        "images_dir": str(root),
-        "model": encoder.spec.text,
-        "model_fingerprint": encoder.fingerprint,
-        "dim": dim,
-        "ocr_engine": engine,
-        "faiss_index": plan.factory,
-        "index_kind": plan.kind,
-        "query_model": export_query_encoder(encoder, index_dir),  # query.onnx: queries without torch
-        "images": len(live),
-        "errors": len(errors),
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    atomic_write_bytes(index_dir / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2)))
+    plan = save_index(
+        index_dir,
+        encoder,
+        vectors,
+        items,
+        ocr,
+        images_dir=root,
+        ocr_engine=engine,
+        index_type=index_type,
+        errors=len(errors),
+    )
     removed = len(set(previous) - set(hashes))
     return IndexSummary(
         index_dir,
@@ -257,6 +244,48 @@ def build_index(
         time.monotonic() - started,
         plan.factory,
     )
+
+
+def save_index(
+    index_dir: Path,
+    encoder,
+    vectors: np.ndarray,
+    items: pl.DataFrame,
+    ocr: pl.DataFrame,
+    *,
+    images_dir: Path,
+    ocr_engine: str,
+    index_type: str = "auto",
+    errors: int = 0,
+) -> IndexPlan:
+    """Write the searchable files of an index (FAISS index, vectors, items, OCR, the ONNX query
+    encoder) and, last, its manifest; returns the index plan chosen for these vectors."""
+    from hopid.search.query_encoder import export_query_encoder
+
+    plan = plan_index(len(vectors), vectors.shape[1], kind=index_type)
+    index = build_faiss(vectors, plan)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(index_dir / "index.faiss", lambda tmp: write_faiss(index, tmp))
+    atomic_write_bytes(index_dir / "vectors.npy", lambda tmp: _save_npy(tmp, vectors))
+    write_table(items, table_path(index_dir, "items"), "items")
+    write_table(ocr, table_path(index_dir, "ocr"), "ocr")
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "hopid_version": __version__,
+        "images_dir": str(images_dir),
+        "model": encoder.spec.text,
+        "model_fingerprint": encoder.fingerprint,
+        "dim": int(vectors.shape[1]),
+        "ocr_engine": ocr_engine,
+        "faiss_index": plan.factory,
+        "index_kind": plan.kind,
+        "query_model": export_query_encoder(encoder, index_dir),  # query.onnx: queries without torch
+        "images": len(vectors),
+        "errors": errors,
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write_bytes(index_dir / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2)))
+    return plan
 
 
 def _tokens_of_parts(parts) -> dict[str, list]:

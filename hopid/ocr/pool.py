@@ -65,10 +65,22 @@ def ocr_one(engine: OcrEngine, index: int, path: Path | str) -> OcrResult:
 def _init_worker(engine: str) -> None:
     global _worker_engine, _worker_problem
     os.environ.update(SINGLE_THREAD_ENV)
+    _pin_to_one_core()
     try:
         _worker_engine = create_engine(engine, threads=1)
     except HopidError as exc:
         _worker_problem = str(exc)
+
+
+def _pin_to_one_core() -> None:
+    """Keep this worker on one core (workers take the usable cores in turn): a single-threaded
+    engine then never migrates or shares a core with its neighbour."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+        number = multiprocessing.current_process()._identity[0]  # 1, 2, ... per pool worker
+        os.sched_setaffinity(0, {cores[(number - 1) % len(cores)]})
+    except (AttributeError, IndexError, OSError):  # not Linux, or not a pool worker
+        pass
 
 
 def _work(index: int, path: str) -> OcrResult:

@@ -3,6 +3,7 @@ from the OCR words, fused into one ranking."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from hopid.search.fusion import DEFAULT_ALPHA, fuse
 from hopid.search.lexical import LexicalIndex, query_terms
 
 MAX_QUERY_CHARS = 2000
-DENSE_CANDIDATES = 1000
+APPROXIMATE_CANDIDATES = 100  # from a compressed (PQ) index, re-scored exactly before ranking
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Searcher:
         self.index_dir = Path(index_dir)
         self.manifest = read_manifest(self.index_dir)
         self.root = Path(self.manifest["images_dir"])
+        self.root_text = str(self.root)
         if encoder is None and OnnxTextEncoder.available(self.index_dir, self.manifest["model_fingerprint"]):
             encoder = OnnxTextEncoder(self.index_dir, parse_model_spec(self.manifest["model"]))  # no torch import
         elif encoder is None:
@@ -86,6 +88,7 @@ class Searcher:
         self.encoder = encoder
         self.faiss_index = faiss.read_index(str(self.index_dir / "index.faiss"), faiss.IO_FLAG_MMAP_IFC)
         tune_for_search(self.faiss_index)
+        self.approximate = self.manifest.get("index_kind") == "ivfpq"
         self.vectors = np.load(self.index_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
         items = read_table(table_path(self.index_dir, "items"), "items")
         self.paths = items["path"].to_list()
@@ -115,24 +118,36 @@ class Searcher:
     def _rank(
         self, query_vector: np.ndarray, k: int, lexical=None, alpha: float = DEFAULT_ALPHA, rerank: str | None = None
     ) -> list[Hit]:
+        """The top ``k``: dense candidates from FAISS plus every image with a scene-text match,
+        re-scored exactly. An image without a match can only make the fused top-k from the
+        dense top-k, so ``k`` dense candidates suffice (more from a PQ index, whose order is
+        approximate, and the re-ranking depth with ``rerank``)."""
         n = len(self.paths)
         if n == 0:
             return []
-        _, dense_rows = self.faiss_index.search(query_vector[None, :], min(n, max(DENSE_CANDIDATES, k)))
-        candidates = set(dense_rows[0][dense_rows[0] >= 0].tolist())
+        wanted = max(k, APPROXIMATE_CANDIDATES) if self.approximate else k
+        if rerank is not None:
+            wanted = max(wanted, int(getattr(self.encoder, "rerank_defaults", {}).get("k", 0)))
+        distances, found = self.faiss_index.search(query_vector[None, :], min(n, wanted))
+        keep = found[0] >= 0
+        rows, dense = found[0][keep], distances[0][keep]
+        if self.approximate:  # PQ distances are approximate: re-score against the exact vectors
+            dense = np.asarray(self.vectors[rows]) @ query_vector
+        text = np.zeros(len(rows), dtype=np.float32)
+        scores = dense
         if lexical is not None:
-            candidates |= set(np.flatnonzero(lexical.scores).tolist())
-        rows = np.fromiter(sorted(candidates), dtype=np.int64)
-        dense = np.asarray(self.vectors[rows]) @ query_vector
-        text = lexical.scores[rows] if lexical is not None else np.zeros(len(rows), dtype=np.float32)
-        scores = fuse(dense, text, alpha)
+            extra = np.setdiff1d(np.flatnonzero(lexical.scores), rows)
+            rows = np.concatenate([rows, extra])
+            dense = np.concatenate([dense, np.asarray(self.vectors[extra]) @ query_vector])
+            text = lexical.scores[rows]
+            scores = fuse(dense, text, alpha)
         if rerank is not None:
             scores = self._rerank(query_vector, rows, scores, rerank)
         order = np.lexsort((rows, -scores))[:k]
         return [
             Hit(
                 rank=rank + 1,
-                path=str(self.root / self.paths[rows[i]]),
+                path=os.path.join(self.root_text, self.paths[rows[i]]),
                 score=float(scores[i]),
                 dense=float(dense[i]),
                 text=float(text[i]),
@@ -147,6 +162,10 @@ class Searcher:
 
         gallery = np.asarray(self.vectors[rows], dtype=np.float32)
         return reference_reranked(self.encoder, scores[None, :], query_vector[None, :], gallery, method, None, None)[0]
+
+    def search_vector(self, vector: np.ndarray, k: int = 10) -> list[Hit]:
+        """Images by a ready query vector (the model's space), dense only."""
+        return self._rank(np.asarray(vector, dtype=np.float32), k)
 
     def search(
         self,

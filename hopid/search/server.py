@@ -142,6 +142,7 @@ def make_server(searcher: Searcher, host: str = "127.0.0.1", port: int = 8765) -
     class Handler(BaseHTTPRequestHandler):
         server_version = f"hopid/{__version__}"
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # a reply is headers then body: no 40 ms wait for an ACK
 
         def log_message(self, *args) -> None:  # the CLI reports; no stderr line per request
             pass

@@ -1,0 +1,65 @@
+"""The whole benchmark: every figure of ``hopid bench`` in one flat dict."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+QUICK = {"vectors": 100_000, "queries": 200, "ocr_images": 160, "embed_images": 128}
+FULL = {"vectors": 1_000_000, "queries": 500, "ocr_images": 320, "embed_images": 256}
+# key: (comparison, target) as the performance issue sets them; None: reported only
+TARGETS: dict[str, tuple[str, float] | None] = {
+    "ocr_overhead": ("<=", 1.10),
+    "ocr_speedup": (">=", 1.7),
+    "embed_overhead": ("<=", 1.10),
+    "search_overhead": ("<=", 1.10),
+    "bench_vectors": None,
+    "search_ms_p50_auto": ("<=", 5.0),
+    "recall_at_10_auto": (">=", 0.95),
+    "query_cold_s": ("<=", 2.0),
+    "query_warm_ms": ("<=", 50.0),
+    "train_step_ratio": ("<=", 2.0),
+    "index_bytes_per_vector": None,
+}
+
+
+def on_target(key: str, value: float) -> bool | None:
+    """Whether ``value`` meets the target of ``key`` (None: no target)."""
+    target = TARGETS.get(key)
+    if target is None:
+        return None
+    comparison, bound = target
+    return value <= bound if comparison == "<=" else value >= bound
+
+
+def run_bench(quick: bool = False, work_dir: Path | None = None, note: Callable[[str], None] | None = None) -> dict:
+    """Measure every stage (see docs/performance.md); ``note`` hears which stage runs."""
+    from hopid.bench.query import query_cold_s, query_warm_ms
+    from hopid.bench.search import index_bytes_per_vector, search_figures, write_bench_index
+    from hopid.bench.stages import embed_figures, ocr_figures, scene_images, train_step_ratio
+    from hopid.models.factory import load_encoder
+    from hopid.ocr.pool import default_workers
+
+    size = QUICK if quick else FULL
+    say = note or (lambda _: None)
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        out = Path(tmp)
+        figures: dict = {"bench_vectors": size["vectors"], "cores": default_workers(), "quick": quick}
+        encoder = load_encoder("tiny", device="cpu")
+        say(f"search: {size['vectors']:,} synthetic vectors with a modality gap")
+        index_dir, queries = write_bench_index(out / "search", encoder, size["vectors"], size["queries"])
+        figures |= search_figures(index_dir, queries, size["queries"])
+        say("index build memory")
+        figures["index_bytes_per_vector"] = index_bytes_per_vector(index_dir)
+        say("cold and warm queries")
+        figures["query_cold_s"] = query_cold_s(index_dir)
+        figures["query_warm_ms"] = query_warm_ms(index_dir)
+        say("OCR against the engine's own loop")
+        scenes = scene_images(out / "scenes", max(size["ocr_images"], size["embed_images"]))
+        figures |= ocr_figures(scenes[: size["ocr_images"]], default_workers())
+        say("image embedding against a plain open_clip loop")
+        figures |= embed_figures(scenes[: size["embed_images"]], encoder, out)
+        say("training step, HOPID against CLIP-only")
+        figures |= train_step_ratio()
+    return figures
