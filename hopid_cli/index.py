@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -33,12 +35,21 @@ def index(
             help="auto (exact Flat while fast, HNSW beyond, IVF-PQ when vectors exceed memory), flat, hnsw or ivfpq."
         ),
     ] = "auto",
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="I/N: only OCR and embed shard I of N (by path), into the index's cache; run the shards "
+            "anywhere (same folder), then `hopid index` without --shard merges them. Under torchrun, "
+            "RANK/WORLD_SIZE pick the shard and rank 0 merges."
+        ),
+    ] = None,
 ) -> None:
     """Index new or changed images only; deleted ones drop out; an interrupted run resumes."""
     from hopid.errors import HopidError
-    from hopid.index.build import build_index
+    from hopid.index.build import build_index, parse_shard
     from hopid.models.factory import load_encoder
     from hopid.models.spec import parse_model_spec
+    from hopid.ocr.pool import default_workers
     from hopid.ocr.registry import engine_problem
 
     if not images_dir.is_dir():
@@ -48,19 +59,29 @@ def index(
         raise HopidError(problem)
     if index_type not in ("auto", "flat", "hnsw", "ivfpq"):
         raise HopidError(f"--index-type {index_type!r}: choose auto, flat, hnsw or ivfpq")
+    parsed = parse_shard(shard) if shard else None
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    if parsed is None and world > 1:  # torchrun: one shard per process
+        parsed = (rank, world)
+        workers = workers or max(1, default_workers() // world)
     encoder = load_encoder(model)
+    options = {"index_dir": index_dir, "ocr_engine": ocr_engine, "workers": workers, "index_type": index_type}
     with progress_bar() as update:
-        summary = build_index(
-            images_dir,
-            encoder,
-            index_dir=index_dir,
-            ocr_engine=ocr_engine,
-            workers=workers,
-            progress=update,
-            index_type=index_type,
-        )
+        summary = build_index(images_dir, encoder, progress=update, shard=parsed, **options)
+        if world > 1 and shard is None and rank == 0:
+            summary = _merge_when_done(images_dir, encoder, summary.index_dir, world, update, options)
     if summary.errors:
         err.print(
             f"[yellow]{summary.errors} file(s) could not be indexed[/]: see {summary.index_dir / 'errors.parquet'}"
         )
     out.print(summary_table(f"index {summary.index_dir}", vars(summary)))
+
+
+def _merge_when_done(images_dir: Path, encoder, index_dir: Path, world: int, update, options: dict):
+    """Rank 0 under torchrun: wait for every shard, then build the index from their parts."""
+    from hopid.index.build import build_index, shards_done
+
+    while len(done := shards_done(index_dir, world)) < world:
+        update("shards done", len(done), world)
+        time.sleep(1.0)
+    return build_index(images_dir, encoder, progress=update, **options)

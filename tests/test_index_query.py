@@ -150,3 +150,43 @@ def test_items_table_is_well_formed(photos, tiny_encoder):
     table = items(photos / ".hopid")
     assert table.select(pl.col("width").min()).item() == 480
     assert table["sha"].n_unique() == table.height
+
+
+def test_two_shards_then_a_merge_give_the_same_index_as_one_run(tmp_path, tiny_encoder):
+    import shutil
+
+    import numpy as np
+
+    for name, words in WORDS.items():
+        render_words(tmp_path / "one" / name, words)
+    render_words(tmp_path / "one" / "sub" / "exit.png", ["EXIT"])
+    shutil.copytree(tmp_path / "one", tmp_path / "sharded")
+    build_index(tmp_path / "one", tiny_encoder)
+    sharded = tmp_path / "sharded"
+    for shard in ("0/2", "1/2"):
+        result = runner.invoke(app, ["index", str(sharded), "--shard", shard, "--workers", "1"])
+        assert result.exit_code == 0, result.output
+        assert not (sharded / ".hopid" / "manifest.json").exists()  # a shard builds no index
+    merged = build_index(sharded, tiny_encoder)
+    assert merged.ocr_now == 0 and merged.embedded_now == 0  # the shards did all the reading
+    single = tmp_path / "one" / ".hopid"
+    assert items(sharded / ".hopid")["path"].to_list() == items(single)["path"].to_list()
+    assert np.allclose(np.load(sharded / ".hopid" / "vectors.npy"), np.load(single / "vectors.npy"))
+    bad = runner.invoke(app, ["index", str(sharded), "--shard", "2/2"])
+    assert bad.exit_code == 2 and "N-1" in bad.output
+
+
+def test_export_for_other_tools(photos, tiny_encoder, tmp_path):
+    import numpy as np
+
+    build_index(photos, tiny_encoder)
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["export", str(out), "--index", str(photos / ".hopid")])
+    assert result.exit_code == 0, result.output
+    vectors = np.load(out / "img_emb" / "img_emb_0.npy")
+    metadata = pl.read_parquet(out / "metadata" / "metadata_0.parquet")
+    assert vectors.shape == (metadata.height, tiny_encoder.dim) == (len(items(photos / ".hopid")), tiny_encoder.dim)
+    assert all(os.path.isfile(p) for p in metadata["image_path"])
+    assert np.allclose(vectors, np.load(photos / ".hopid" / "vectors.npy"))
+    again = runner.invoke(app, ["export", str(out), "--index", str(photos / ".hopid")])
+    assert again.exit_code == 2 and "not empty" in again.output

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,33 @@ INDEX_DIRNAME = ".hopid"
 EMBED_BATCH = 32
 
 VECTOR_PART_SCHEMA = pa.schema([("key", pa.string()), ("vector", pa.list_(pa.float32()))])
+# content hashes a shard computed (key: the image path), for the run that merges the shards
+HASH_PART_SCHEMA = pa.schema(
+    [("key", pa.string()), ("sha", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64())]
+)
+SHARDS_DIR = "shards"
+
+
+def shard_of(path: str, shards: int) -> int:
+    """The shard an image path belongs to: stable across runs and machines."""
+    return zlib.crc32(path.encode()) % shards
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` as ``(I, N)`` with ``0 <= I < N``; a one-line error otherwise."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise HopidError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
+    if not 0 <= index < count:
+        raise HopidError(f"--shard {text!r}: I must be from 0 to N-1")
+    return index, count
+
+
+def shards_done(index_dir: Path, count: int) -> list[int]:
+    """Which of ``count`` shards have finished their OCR and embedding."""
+    folder = index_dir / "cache" / SHARDS_DIR
+    return [i for i in range(count) if (folder / f"{i}-of-{count}.done").is_file()]
 
 
 def default_index_dir(images_dir: Path) -> Path:
@@ -143,8 +171,14 @@ def build_index(
     progress: Progress | None = None,
     ocr_cache: str | Path | None = None,
     index_type: str = "auto",
+    shard: tuple[int, int] | None = None,
 ) -> IndexSummary:
     """Index ``images_dir``: only new or changed images are read; deleted ones drop out.
+
+    ``shard=(i, n)`` does only the OCR and embedding of the images of shard ``i`` of ``n`` (by
+    path), leaving Parquet parts in the index's cache; a run without ``shard`` then merges every
+    shard's parts into the index (reading nothing again). Shards may run at the same time, in
+    separate processes or on machines sharing the folder.
 
     ``ocr_cache`` may name another OCR cache (e.g. a dataset's ``.hopid-cache``) to reuse its results;
     without it the index keeps its own under ``cache/``. ``index_type``: auto (by size, see
@@ -159,8 +193,18 @@ def build_index(
     engine = ocr_engine or DEFAULT_ENGINE
     errors = ErrorLog("index")
     previous = _previous_items(index_dir)
+    hash_parts = PartStore(index_dir / "cache" / "hashes", HASH_PART_SCHEMA)
+    for row in hash_parts.read().to_pylist():  # what shards hashed counts as known
+        previous.setdefault(row["key"], {"path": row["key"], **row})
     files = scan_images(root)
+    if shard is not None:
+        files = [f for f in files if shard_of(f.path, shard[1]) == shard[0]]
     hashes = _hashes(root, files, previous, errors)
+    if shard is not None:
+        by_path = {f.path: f for f in files}
+        hash_parts.append(
+            [{"key": p, "sha": h, "size": by_path[p].size, "mtime_ns": by_path[p].mtime_ns} for p, h in hashes.items()]
+        )
     path_of_hash: dict[str, str] = {}
     for path, sha in hashes.items():
         path_of_hash.setdefault(sha, path)
@@ -175,6 +219,10 @@ def build_index(
         workers=workers,
         progress=(lambda done, total: progress("ocr", done, total)) if progress else None,
     )
+    if shard is not None:  # leave the parts as they are: other shards may be writing beside us
+        return _finish_shard(
+            index_dir, shard, encoder, root, path_of_hash, ocr_parts, vector_parts, errors, progress, ocr_now, started
+        )
     ocr_table = ocr_parts.compact(set(path_of_hash))
     failed = failures(ocr_table)
     for path, sha in hashes.items():
@@ -221,6 +269,8 @@ def build_index(
     ocr = parts_to_ocr_table(ocr_table, paths_of_hash, engine)
 
     errors.save(index_dir)
+    shutil.rmtree(index_dir / "cache" / SHARDS_DIR, ignore_errors=True)
+    shutil.rmtree(hash_parts.directory, ignore_errors=True)  # the items table has them now
     plan = save_index(
         index_dir,
         encoder,
@@ -243,6 +293,43 @@ def build_index(
         len(errors),
         time.monotonic() - started,
         plan.factory,
+    )
+
+
+def _finish_shard(
+    index_dir: Path,
+    shard: tuple[int, int],
+    encoder,
+    root: Path,
+    path_of_hash: dict[str, str],
+    ocr_parts: PartStore,
+    vector_parts: PartStore,
+    errors: ErrorLog,
+    progress: Progress | None,
+    ocr_now: int,
+    started: float,
+) -> IndexSummary:
+    """Embed a shard's readable images into the shared parts and mark the shard done."""
+    ocr_table = ocr_parts.read()
+    mine = set(path_of_hash)
+    ocr_table = ocr_table.filter(pa.array([k in mine for k in ocr_table.column("key").to_pylist()], pa.bool_()))
+    readable = set(ocr_table.column("key").to_pylist()) - set(failures(ocr_table))
+    have = vector_parts.done()
+    todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have]
+    ocr_of = _tokens_of_parts(ocr_table) if encoder.needs_ocr else None
+    embedded_now = _embed_missing(encoder, root, todo, vector_parts, errors, progress, ocr_of)
+    marker = index_dir / "cache" / SHARDS_DIR / f"{shard[0]}-of-{shard[1]}.done"
+    atomic_write_bytes(marker, lambda tmp: Path(tmp).write_text(f"{len(path_of_hash)} images\n"))
+    return IndexSummary(
+        index_dir,
+        len(path_of_hash),
+        ocr_now,
+        embedded_now,
+        len(readable) - embedded_now,
+        0,
+        len(errors),
+        time.monotonic() - started,
+        f"shard {shard[0]}/{shard[1]} (merge with `hopid index` without --shard)",
     )
 
 

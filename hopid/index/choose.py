@@ -17,7 +17,7 @@ import numpy as np
 FLAT_WORK = 3e7  # vectors x dim up to which an exact scan answers in a few ms on one core
 HNSW_LINKS = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 512  # recall@10 0.98 on out-of-cone text queries (128: 0.90), about 1 ms
 IVF_PROBES = 32
 PQ_BYTES = 32  # bytes per vector in IVF-PQ
 
