@@ -74,7 +74,7 @@ class Searcher:
         self.index_dir = Path(index_dir)
         self.manifest = read_manifest(self.index_dir)
         self.root = Path(self.manifest["images_dir"])
-        self.root_text = str(self.root)
+        self.root_prefix = os.path.join(str(self.root), "")  # "root/": a hit's path is root_prefix + item path
         if encoder is None and OnnxTextEncoder.available(self.index_dir, self.manifest["model_fingerprint"]):
             encoder = OnnxTextEncoder(self.index_dir, parse_model_spec(self.manifest["model"]))  # no torch import
         elif encoder is None:
@@ -144,16 +144,18 @@ class Searcher:
         if rerank is not None:
             scores = self._rerank(query_vector, rows, scores, rerank)
         order = np.lexsort((rows, -scores))[:k]
+        top = rows[order].tolist()
+        columns = zip(top, scores[order].tolist(), dense[order].tolist(), text[order].tolist(), strict=True)
         return [
             Hit(
-                rank=rank + 1,
-                path=os.path.join(self.root_text, self.paths[rows[i]]),
-                score=float(scores[i]),
-                dense=float(dense[i]),
-                text=float(text[i]),
-                matched=tuple(lexical.matched_words(int(rows[i]))) if lexical is not None else (),
+                rank,
+                self.root_prefix + self.paths[row],
+                score,
+                near,
+                written,
+                tuple(lexical.matched_words(row)) if lexical is not None else (),
             )
-            for rank, i in enumerate(order)
+            for rank, (row, score, near, written) in enumerate(columns, start=1)
         ]
 
     def _rerank(self, query_vector: np.ndarray, rows: np.ndarray, scores: np.ndarray, method: str) -> np.ndarray:
