@@ -21,7 +21,7 @@ WORDS = ("exit", "cafe", "harbourfront", "bakery", "gate", "sale", "zorbex", "kl
 def write_bench_index(out: Path, encoder, count: int, queries: int, seed: int = 0) -> tuple[Path, np.ndarray]:
     """An index directory of ``count`` synthetic image vectors (a tenth with OCR words), built by
     the same code as ``hopid index``; returns it and the text query vectors with their targets."""
-    from hopid.index.build import save_index
+    from hopid.index.build import ITEM_COLUMNS, save_index
 
     images, texts, targets = gap_embeddings(count, encoder.dim, queries, seed)
     paths = [f"bench/{i:08d}.jpg" for i in range(count)]
@@ -34,14 +34,7 @@ def write_bench_index(out: Path, encoder, count: int, queries: int, seed: int = 
             "width": [256] * count,
             "height": [256] * count,
         },
-        schema={
-            "path": pl.String,
-            "sha": pl.String,
-            "size": pl.Int64,
-            "mtime_ns": pl.Int64,
-            "width": pl.Int32,
-            "height": pl.Int32,
-        },
+        schema=ITEM_COLUMNS,
     )
     rng = np.random.default_rng(seed)
     with_text = rng.choice(count, size=count // 10, replace=False)

@@ -46,6 +46,14 @@ HASH_PART_SCHEMA = pa.schema(
     [("key", pa.string()), ("sha", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64())]
 )
 SHARDS_DIR = "shards"
+ITEM_COLUMNS = {  # items.parquet: one row per indexed image, row-aligned with the vectors
+    "path": pl.String,
+    "sha": pl.String,
+    "size": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "width": pl.Int32,
+    "height": pl.Int32,
+}
 
 
 def shard_of(path: str, shards: int) -> int:
@@ -254,14 +262,7 @@ def build_index(
             "width": [size_of[hashes[p]][0] for p in live],
             "height": [size_of[hashes[p]][1] for p in live],
         },
-        schema={
-            "path": pl.String,
-            "sha": pl.String,
-            "size": pl.Int64,
-            "mtime_ns": pl.Int64,
-            "width": pl.Int32,
-            "height": pl.Int32,
-        },
+        schema=ITEM_COLUMNS,
     )
     paths_of_hash: dict[str, list[str]] = {}
     for path in live:
