@@ -190,3 +190,21 @@ def test_export_for_other_tools(photos, tiny_encoder, tmp_path):
     assert np.allclose(vectors, np.load(photos / ".hopid" / "vectors.npy"))
     again = runner.invoke(app, ["export", str(out), "--index", str(photos / ".hopid")])
     assert again.exit_code == 2 and "not empty" in again.output
+
+
+@pytest.mark.slow
+def test_torchrun_indexes_one_shard_per_process_and_rank_zero_merges(tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    for name, words in WORDS.items():
+        render_words(tmp_path / "photos" / name, words)
+    torchrun = shutil.which("torchrun") or f"{sys.executable} -m torch.distributed.run"
+    command = [*torchrun.split(), "--nproc-per-node", "2", "-m", "hopid_cli", "index", str(tmp_path / "photos")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    index_dir = tmp_path / "photos" / ".hopid"
+    assert json.loads((index_dir / "manifest.json").read_text())["images"] == len(WORDS)
+    assert not (index_dir / "cache" / "shards").exists()  # the merge cleared the shard markers
