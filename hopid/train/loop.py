@@ -518,8 +518,9 @@ class Trainer:
 
         dist_.barrier(self.world)  # rank 0 writes the best weights
         self.net.load_state_dict(load_weights(self.run_dir / WEIGHTS))
-        alpha = self._choose_alpha()
-        rerank = self._choose_rerank() if self.net.references is not None else None
+        val_texts, val_images = self.split_vectors(self.val_data)  # once, for both choices
+        alpha = self._choose_alpha(val_texts @ val_images.T)
+        rerank = self._choose_rerank(val_texts, val_images) if self.net.references is not None else None
         test = self._load_split("test_split")
         self.bank.add(test.strings + test.prompts)
         dense = self.split_scores(test)
@@ -549,9 +550,9 @@ class Trainer:
 
         return scene_text_scores(self.ocr, data.image_ids, data.caption_texts, data.entity_spans)
 
-    def _choose_alpha(self) -> float:
-        """fusion.alpha for the trained network: the best val score over the recipe's grid."""
-        dense = self.split_scores(self.val_data)
+    def _choose_alpha(self, dense: np.ndarray) -> float:
+        """fusion.alpha for the trained network: the best val score over the recipe's grid
+        (``dense``: the network's val captions x images scores)."""
         lexical = self._lexical(self.val_data)
         select_on = self.recipe["eval"]["select_on"]
         scored = {}
@@ -561,13 +562,13 @@ class Trainer:
             self.log.append(self._row(0, -1, "alpha", f"{select_on}@{alpha}", metrics[select_on]))
         return choose_alpha(scored, self.recipe["eval"]["alpha_tolerance"])
 
-    def _choose_rerank(self) -> dict[str, float]:
+    def _choose_rerank(self, texts: np.ndarray, images: np.ndarray) -> dict[str, float]:
         """MMRef's re-ranking k and beta: the best val mAP (rSum without identities) among the
-        settings that keep val Rank-1 (t2i R@1); beta 0 (off) when none improves."""
+        settings that keep val Rank-1 (t2i R@1); beta 0 (off) when none improves. ``texts`` and
+        ``images`` are the network's val vectors."""
         from hopid.search.rerank import rerank_top_k
 
         data = self.val_data
-        texts, images = self.split_vectors(data)
         scores = texts @ images.T
         queries, gallery = self.net.references.profiles(texts), self.net.references.profiles(images)
         groups = data.image_groups
