@@ -134,17 +134,22 @@ def evaluate(
             spans = caption_entity_spans(dataset, captions)
         lexical = scene_text_scores(ocr, images["image_id"].to_list(), texts, spans)
         scores = fuse(scores, lexical, encoder.fusion_alpha if alpha is None else alpha)
-    metrics = _protocol_metrics(chosen, scores, caption_image, images["object_id"], dataset)
-    if rerank is not None:
-        setting = (rerank, rerank_k, rerank_beta)
-        text_to_image = reference_reranked(encoder, scores, caption_vectors, image_vectors, *setting)
-        image_to_text = reference_reranked(encoder, scores.T, image_vectors, caption_vectors, *setting)
-        metrics = _protocol_metrics(chosen, text_to_image, caption_image, images["object_id"], dataset)
-        backward = _protocol_metrics(chosen, image_to_text.T, caption_image, images["object_id"], dataset)
-        metrics |= {key: value for key, value in backward.items() if key.startswith("i2t_")}
-        if "rsum" in metrics:
+    if rerank is None:
+        metrics = _protocol_metrics(chosen, scores, caption_image, images["object_id"], dataset)
+    else:  # each direction re-ranked from its own queries' top-k, profiles computed once per side
+        from hopid.search.rerank import rerank_top_k
+
+        k, beta = rerank_setting(encoder, rerank, rerank_k, rerank_beta)
+        of_captions = encoder.reference_profiles(caption_vectors)
+        of_images = encoder.reference_profiles(image_vectors)
+        forward = rerank_top_k(scores, of_captions, of_images, k, beta)
+        metrics = _protocol_metrics(chosen, forward, caption_image, images["object_id"], dataset)
+        if "rsum" in metrics:  # the caption protocol: image -> text recalls from images' own top-k
+            backward = rerank_top_k(scores.T, of_images, of_captions, k, beta).T
+            backward_metrics = _protocol_metrics(chosen, backward, caption_image, images["object_id"], dataset)
+            metrics |= {key: v for key, v in backward_metrics.items() if key.startswith("i2t_")}
             metrics["rsum"] = 100 * sum(v for key, v in metrics.items() if key.startswith(("t2i_r", "i2t_r")))
-        scores = text_to_image
+        scores = forward
     per_query = _per_query(scores, caption_image, images["image_id"].to_list(), captions["caption_id"].to_list())
     counts = {"images": images.height, "captions": captions.height, "errors": len(errors)}
     return EvalResult(metrics, per_query, counts, chosen, errors)
@@ -177,17 +182,24 @@ def reference_reranked(
 ) -> np.ndarray:
     """Queries x gallery ``scores`` with each query's top-k re-ranked by reference profiles
     (MMRef); ``k``/``beta`` default to the values the run chose on its validation split."""
-    from hopid.search.rerank import RERANK_CHOICES, rerank_top_k
+    from hopid.search.rerank import rerank_top_k
+
+    k, beta = rerank_setting(encoder, method, k, beta)
+    queries, gallery = encoder.reference_profiles(query_vectors), encoder.reference_profiles(gallery_vectors)
+    return rerank_top_k(scores, queries, gallery, k, beta)
+
+
+def rerank_setting(encoder, method: str, k: int | None, beta: float | None) -> tuple[int, float]:
+    """The re-ranking ``(k, beta)``: as given, else the run's (chosen on val); a one-line error
+    for an unknown method or a model without references."""
+    from hopid.search.rerank import RERANK_CHOICES
 
     if method not in RERANK_CHOICES:
         raise HopidError(f"--rerank {method!r}: choose one of {', '.join(RERANK_CHOICES)}")
     if not hasattr(encoder, "reference_profiles"):
         raise HopidError("--rerank reference needs a trained run with model.mmref: true")
     defaults = encoder.rerank_defaults
-    k = int(defaults.get("k", 10) if k is None else k)
-    beta = float(defaults.get("beta", 0.0) if beta is None else beta)
-    queries, gallery = encoder.reference_profiles(query_vectors), encoder.reference_profiles(gallery_vectors)
-    return rerank_top_k(scores, queries, gallery, k, beta)
+    return int(defaults.get("k", 10) if k is None else k), float(defaults.get("beta", 0.0) if beta is None else beta)
 
 
 def fold_average(scores: np.ndarray, caption_image: np.ndarray, folds: int) -> dict[str, float]:
