@@ -190,7 +190,7 @@ def build_index(
 
     ``ocr_cache`` may name another OCR cache (e.g. a dataset's ``.hopid-cache``) to reuse its results;
     without it the index keeps its own under ``cache/``. ``index_type``: auto (by size, see
-    :mod:`hopid.index.choose`), flat, hnsw or ivfpq."""
+    :mod:`hopid.index.choose`), flat, ivfflat, hnsw or ivfpq."""
     from hopid.ocr.registry import DEFAULT_ENGINE
 
     started = time.monotonic()
@@ -237,10 +237,7 @@ def build_index(
         if sha in failed:
             errors.add(path, failed[sha])
     readable = set(ocr_table.column("key").to_pylist()) - set(failed)
-    have_vectors = vector_parts.done()
-    todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have_vectors]
-    ocr_of = _tokens_of_parts(ocr_table) if encoder.needs_ocr else None
-    embedded_now = _embed_missing(encoder, root, todo, vector_parts, errors, progress, ocr_of)
+    embedded_now = _embed_readable(encoder, root, path_of_hash, readable, ocr_table, vector_parts, errors, progress)
     vector_table = vector_parts.compact(set(path_of_hash))
 
     vector_of = dict(
@@ -297,6 +294,24 @@ def build_index(
     )
 
 
+def _embed_readable(
+    encoder,
+    root: Path,
+    path_of_hash: dict[str, str],
+    readable: set[str],
+    ocr_table: pa.Table,
+    vector_parts: PartStore,
+    errors: ErrorLog,
+    progress: Progress | None,
+) -> int:
+    """Embed the ``readable`` images (their OCR succeeded) that have no vector yet, with their OCR
+    tokens for a model that reads them; returns how many were embedded now."""
+    have = vector_parts.done()
+    todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have]
+    ocr_of = _tokens_of_parts(ocr_table) if encoder.needs_ocr else None
+    return _embed_missing(encoder, root, todo, vector_parts, errors, progress, ocr_of)
+
+
 def _finish_shard(
     index_dir: Path,
     shard: tuple[int, int],
@@ -315,10 +330,7 @@ def _finish_shard(
     mine = set(path_of_hash)
     ocr_table = ocr_table.filter(pa.array([k in mine for k in ocr_table.column("key").to_pylist()], pa.bool_()))
     readable = set(ocr_table.column("key").to_pylist()) - set(failures(ocr_table))
-    have = vector_parts.done()
-    todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have]
-    ocr_of = _tokens_of_parts(ocr_table) if encoder.needs_ocr else None
-    embedded_now = _embed_missing(encoder, root, todo, vector_parts, errors, progress, ocr_of)
+    embedded_now = _embed_readable(encoder, root, path_of_hash, readable, ocr_table, vector_parts, errors, progress)
     marker = index_dir / "cache" / SHARDS_DIR / f"{shard[0]}-of-{shard[1]}.done"
     atomic_write_bytes(marker, lambda tmp: Path(tmp).write_text(f"{len(path_of_hash)} images\n"))
     return IndexSummary(

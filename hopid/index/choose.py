@@ -6,9 +6,9 @@ Measured on 1,000,000 CLIP-like vectors with text queries from outside the image
 (``hopid bench``): IVF4000,Flat at nprobe 64 finds 0.99 of the exact top-10 in 0.4 ms and
 builds in 18 s; HNSW32 (efConstruction 80, efSearch 512) only 0.90 in 1.3 ms after 100 s.
 
-Whatever the index, ``hopid query`` re-scores the candidates it returns exactly against the
-memory-mapped ``vectors.npy``, so an approximate index only has to put the right images among
-its candidates (recall@10 against Flat is measured by ``hopid bench``).
+Flat, IVF-Flat and HNSW keep the raw vectors, so their scores are exact; the candidates of a
+PQ index are re-scored against the memory-mapped ``vectors.npy`` by ``hopid query``, so it only
+has to put the right images among them (recall@10 against Flat is measured by ``hopid bench``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def available_memory() -> int:
 
 
 def plan_index(count: int, dim: int, memory: int | None = None, kind: str = "auto") -> IndexPlan:
-    """The index for ``count`` vectors of ``dim`` floats (``kind`` forces flat/hnsw/ivfpq)."""
+    """The index for ``count`` vectors of ``dim`` floats (``kind`` forces one of INDEX_KINDS)."""
     memory = available_memory() if memory is None else memory
     raw = count * dim * 4
     hnsw = raw + count * HNSW_LINKS * 2 * 4
