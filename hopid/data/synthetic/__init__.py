@@ -162,12 +162,7 @@ def generate(
     """
     if groups < 1 or variants < 1 or captions_per_image < 1:
         raise HopidError("synthetic: groups, variants and captions per image must each be at least 1")
-    if size < 128:
-        raise HopidError(f"synthetic: image size {size} is too small for legible text; use 128 or more")
-    out = Path(out)
-    for name in ("images", "captions", "ocr"):  # a run cut short must not leave old tables behind
-        table_path(out, name).unlink(missing_ok=True)
-    (out / "images").mkdir(parents=True, exist_ok=True)
+    out = start_rendering(out, size)
 
     rng = random.Random(seed)
     k = size / BASE
@@ -226,18 +221,38 @@ def generate(
             if progress is not None:
                 progress(index, total)
 
+    return write_tables(out, image_rows, caption_rows, ocr_rows, splits)
+
+
+def start_rendering(out: Path | str, size: int) -> Path:
+    """Check the image size and clear ``out`` of earlier tables (a run cut short must not leave
+    old tables behind); returns ``out`` with its ``images/`` folder made."""
+    if size < 128:
+        raise HopidError(f"synthetic: image size {size} is too small for legible text; use 128 or more")
+    out = Path(out)
+    for name in ("images", "captions", "ocr"):
+        table_path(out, name).unlink(missing_ok=True)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_tables(
+    out: Path, image_rows: list[dict], caption_rows: list[dict], ocr_rows: list[dict], splits: list[str]
+) -> SyntheticSummary:
+    """Write the rendered rows, sorted, images last (its presence marks a complete run);
+    ``splits`` is the split of each group."""
     image_rows.sort(key=lambda r: r["image_id"])
     caption_rows.sort(key=lambda r: r["caption_id"])
     ocr_rows.sort(key=lambda r: (r["image_id"], r["token_index"]))
     write_table(caption_rows, table_path(out, "captions"), "captions")
     write_table(ocr_rows, table_path(out, "ocr"), "ocr")
-    write_table(image_rows, table_path(out, "images"), "images")  # last: its presence marks a complete run
+    write_table(image_rows, table_path(out, "images"), "images")
     return SyntheticSummary(
         out=out,
         images=len(image_rows),
         captions=len(caption_rows),
         ocr_tokens=len(ocr_rows),
-        groups=groups,
+        groups=len(splits),
         images_per_split={s: sum(r["split"] == s for r in image_rows) for s in SPLITS},
         groups_per_split={s: splits.count(s) for s in SPLITS},
     )

@@ -15,13 +15,14 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from hopid.data.schema import SPLITS, table_path, write_table
 from hopid.data.synthetic import (
     PLATE_INK,
     SyntheticSummary,
     _ocr_rows,
     _plate_text,
     _split_of_groups,
+    start_rendering,
+    write_tables,
 )
 from hopid.data.synthetic.captions import OBJECT_NOUNS, make_captions
 from hopid.data.synthetic.scenes import BASE, MAX_FONT, MIN_FONT, Word, draw_words, fit_text, plan_scene, render_base
@@ -63,12 +64,7 @@ def generate_identities(
     :func:`hopid.data.synthetic.generate`); ``unnamed_rate`` of the captions name no brand."""
     if identities < 1 or views < 1 or captions_per_image < 1:
         raise HopidError("synthetic identities: identities, views and captions per image must each be at least 1")
-    if size < 128:
-        raise HopidError(f"synthetic: image size {size} is too small for legible text; use 128 or more")
-    out = Path(out)
-    for name in ("images", "captions", "ocr"):
-        table_path(out, name).unlink(missing_ok=True)
-    (out / "images").mkdir(parents=True, exist_ok=True)
+    out = start_rendering(out, size)
     rng = random.Random(f"identities:{seed}")
     k = size / BASE
     splits = _split_of_groups(identities, rng)
@@ -115,18 +111,7 @@ def generate_identities(
             ocr_rows += _ocr_rows(image_id, words, size)
             if progress is not None:
                 progress(len(image_rows), identities * views)
-    write_table(caption_rows, table_path(out, "captions"), "captions")
-    write_table(ocr_rows, table_path(out, "ocr"), "ocr")
-    write_table(image_rows, table_path(out, "images"), "images")
-    return SyntheticSummary(
-        out=out,
-        images=len(image_rows),
-        captions=len(caption_rows),
-        ocr_tokens=len(ocr_rows),
-        groups=identities,
-        images_per_split={s: sum(r["split"] == s for r in image_rows) for s in SPLITS},
-        groups_per_split={s: splits.count(s) for s in SPLITS},
-    )
+    return write_tables(out, image_rows, caption_rows, ocr_rows, splits)
 
 
 def _render_view(path: Path, brand: str, objects: list[str], view: int, size: int, k: float, rng: random.Random):
