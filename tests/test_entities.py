@@ -229,3 +229,36 @@ def test_training_needs_weak_labels(tmp_path: Path) -> None:
     write_table(read_table(table_path(root, "ocr"), "ocr").head(0), table_path(root, "ocr"), "ocr")
     with pytest.raises(HopidError, match="hopid ocr"):
         train_tagger(root, tmp_path / "out", epochs=1)
+
+
+def test_light_tagger_learns_the_taggers_decisions_and_round_trips(tmp_path):
+    from hopid.entities.light import LightTagger, agreement, learn_light_tagger
+
+    texts = [
+        "a truck that reads zorbex on the side",
+        "a box that reads quilmo in red",
+        "a cup that reads velto",
+        "Apple is written on a green bag",  # the tagger marked "Apple" ...
+        "an Apple on a table",  # ... but not here: seen twice, marked once (rate 0.5)
+        "a Blue sign",
+        "a Blue door",  # "Blue" capitalised but never marked by the tagger
+    ]
+    spans = [[(19, 25)], [(17, 23)], [(16, 21)], [(0, 5)], [], [], []]
+    light = learn_light_tagger(texts, spans)
+    assert light.triggers["reads"][0] == 1.0  # every word after "reads" was marked
+    assert light.words["blue"] == [0.0, 2]
+
+    def found(text: str) -> list[str]:
+        return [e.text for e in light.entities_of(text)]
+
+    assert found("a mug that reads plinth") == ["plinth"]  # unseen word after a trigger
+    assert found("a Blue truck near Exit 5") == ["Exit 5"]  # rules for unseen words, lexicon for "Blue"
+    assert found("Apple juice") == ["Apple"]
+    assert found("the") == [] and found("") == []
+    light.agreement = agreement(light, texts, spans)
+    assert light.agreement["recall"] == 1.0 and light.agreement["precision"] < 1.0  # "an Apple" is marked
+    again = LightTagger.load(light.save(tmp_path / "light.json"))
+    assert again == light
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(HopidError, match="unreadable light tagger"):
+        LightTagger.load(tmp_path / "broken.json")

@@ -45,6 +45,14 @@ def test_mmref_reference_reranking_lifts_map_on_unseen_brands(tmp_path, monkeypa
         invoke("query", "a truck", "--index", source / "images" / ".hopid", "--json", "--rerank", "reference").stdout
     )
     assert len(hits) == 10
+    from hopid.models.run import RunEncoder
+    from hopid.search.query_encoder import open_query_encoder
+
+    full = RunEncoder(run)
+    light = open_query_encoder(source / "images" / ".hopid", full.spec, full.fingerprint)
+    vectors = full.encode_texts(["a truck", "a box that reads Zorbex"])
+    assert abs(light.reference_profiles(vectors) - full.reference_profiles(vectors)).max() < 1e-5
+    assert light.rerank_defaults == info["rerank"]
 
 
 def test_entityclip_trains_on_explanations_and_serves_without_them(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from conftest import render_words
 
 from hopid.index.build import build_index
 from hopid.search.bpe import ClipBPE
-from hopid.search.query_encoder import OnnxTextEncoder
+from hopid.search.query_encoder import OnnxTextEncoder, open_query_encoder
 from hopid.search.searcher import Searcher
 
 TEXTS = [
@@ -40,7 +40,8 @@ def test_onnx_query_vectors_match_the_model_and_the_cold_query_imports_no_torch(
     build_index(root, tiny_encoder)
     index_dir = root / ".hopid"
     assert json.loads((index_dir / "manifest.json").read_text())["query_model"] is True
-    onnx = OnnxTextEncoder(index_dir, tiny_encoder.spec)
+    onnx = open_query_encoder(index_dir, tiny_encoder.spec, tiny_encoder.fingerprint)
+    assert type(onnx) is OnnxTextEncoder
     assert np.abs(onnx.encode_texts(TEXTS) - tiny_encoder.encode_texts(TEXTS)).max() < 1e-5
     assert isinstance(Searcher(index_dir).encoder, OnnxTextEncoder)
 

@@ -90,6 +90,34 @@ def test_train_writes_a_servable_run(tmp_path, cache):
     dense = json.loads(evaluated.stdout)
     stored = dict(metrics.filter(pl.col("model") == "dense").select("metric", "value").iter_rows())
     assert dense["rsum"] == pytest.approx(stored["rsum"], abs=1e-6)  # serving encodes exactly as training did
+    check_light_query_side(run, index)
+
+
+def check_light_query_side(run: Path, index: Path) -> None:
+    """The run's text side exported to ONNX with its light tagger: the network's vectors for the
+    same entity words, and a one-off query that imports neither torch nor spaCy."""
+    from hopid.entities.prompt import prompt_words
+    from hopid.models.run import RunEncoder
+    from hopid.search.query_encoder import OnnxRunTextEncoder, open_query_encoder
+
+    assert (run / "tagger" / "light.json").is_file()
+    assert 0 < json.loads((run / "run.json").read_text())["light_tagger"]["recall"] <= 1
+    encoder = RunEncoder(run)
+    light = open_query_encoder(index, encoder.spec, encoder.fingerprint)
+    assert isinstance(light, OnnxRunTextEncoder)
+    texts = ['a sign that reads "Quilmo 24h" near Gate 63', "a red truck", "", "word " * 100]
+    words = [prompt_words(found) for found in encoder.entities(texts)] + [["A", "b", "C", "d", "E", "f", "G", "h", "I"]]
+    texts.append("nine words, more than the network takes")
+    gap = abs(light.encode_with_words(texts, words) - encoder.encode_with_words(texts, words)).max()
+    assert gap < 1e-5
+    probe = (
+        "import sys; from hopid_cli.app import app; "
+        "app(['query', 'a sign that reads Quilmo', '--index', sys.argv[1], '--json'], standalone_mode=False); "
+        "print(sorted({'torch', 'spacy', 'open_clip'} & set(sys.modules)), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(index)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) and done.stderr.strip().endswith("[]")
 
 
 def test_not_a_run_directory_is_a_clear_error(tmp_path):

@@ -138,9 +138,13 @@ class RunEncoder:
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """T per text, with the entity words the run's tagger infers."""
+        words = [prompt_words(found) for found in self.entities(texts)] if self.uses_entities else None
+        return self.encode_with_words(texts, words)
+
+    def encode_with_words(self, texts: Sequence[str], words: Sequence[Sequence[str]] | None) -> np.ndarray:
+        """T per text with the given entity words per text (None: the network takes none)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        words = [prompt_words(found) for found in self.entities(texts)] if self._uses_entities else None
         with torch.inference_mode():
             caption = self.net.caption_backbone(self.net.tokenizer(list(texts)).to(self.device))
             batch = entity_batch(words, self.bank, self.config.max_entities).to(self.device) if words else None
@@ -159,5 +163,6 @@ class RunEncoder:
         return self.net.references.profiles(vectors)
 
     @property
-    def _uses_entities(self) -> bool:
+    def uses_entities(self) -> bool:
+        """Whether the text side takes the entity words (as a prompt or as words)."""
         return self.config.uses("text_prompt") or self.config.uses("entity_words")

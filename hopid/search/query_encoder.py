@@ -1,38 +1,86 @@
-"""The query side without torch: a CLIP text tower exported to ONNX when the index is built.
+"""The query side without torch: the text side exported to ONNX when the index is built.
 
-Importing torch and open_clip costs seconds; onnxruntime a fifth of one. ``hopid index`` writes
-``query.onnx`` (token ids -> L2-normalised text vector) and ``query.json`` (the model's
-fingerprint and context length) next to the index for plain CLIP models, and ``hopid query``
-then encodes its text with :class:`OnnxTextEncoder` and the pure-Python tokenizer of
-:mod:`hopid.search.bpe`. Trained runs (entity tagger, word bank) keep the full encoder.
+Importing torch and open_clip costs seconds, spaCy seconds more; onnxruntime a fifth of one.
+``hopid index`` writes ``query.onnx`` and ``query.json`` (kind, the model's fingerprint,
+context length, ...) next to the index, and ``hopid query`` then encodes its text with
+onnxruntime and the pure-Python tokenizer of :mod:`hopid.search.bpe`:
+
+- a plain CLIP model: its text tower (token ids -> L2-normalised vector), :class:`OnnxTextEncoder`;
+- a trained run: its whole text side (:mod:`hopid.models.query_export`), with the entity words
+  found by the run's light tagger (``query-entities.json``, :mod:`hopid.entities.light`)
+  instead of spaCy, and MMRef's references (``query-references.npy``) for re-ranking:
+  :class:`OnnxRunTextEncoder`. A run without a light tagger (trained before it existed)
+  keeps the full encoder.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from hopid.errors import HopidError
 from hopid.search.fusion import DEFAULT_ALPHA
 
 QUERY_MODEL = "query.onnx"
 QUERY_INFO = "query.json"
+QUERY_ENTITIES = "query-entities.json"
+QUERY_REFERENCES = "query-references.npy"
+
+
+def _is_run(encoder) -> bool:
+    return hasattr(encoder, "net") and hasattr(encoder, "tagger_dir")
 
 
 def export_query_encoder(encoder, index_dir: Path) -> bool:
-    """Write the ONNX text tower of a plain CLIP ``encoder``; False (nothing written) for other
-    encoders or when the export is not possible here."""
-    if not hasattr(encoder, "model") or not hasattr(encoder.model, "encode_text"):
+    """Write the ONNX text side of ``encoder`` (plain CLIP or a trained run); False (nothing
+    written) for other encoders or when the export is not possible here."""
+    from hopid.data.schema import atomic_write_bytes
+    from hopid.entities.light import LIGHT_FILE
+
+    run = _is_run(encoder)
+    if not run and not (hasattr(encoder, "model") and hasattr(encoder.model, "encode_text")):
+        return False
+    if run and not (encoder.tagger_dir / LIGHT_FILE).is_file():
         return False
     info_path = index_dir / QUERY_INFO
     if info_path.is_file() and json.loads(info_path.read_text()).get("fingerprint") == encoder.fingerprint:
         return True
+    tokenizer = encoder.net.tokenizer if run else encoder.tokenizer
+    context_length = int(tokenizer(["a photo"]).shape[1])
+    if not _same_tokens(tokenizer, context_length):
+        return False
+    try:
+        atomic_write_bytes(index_dir / QUERY_MODEL, lambda tmp: _export(encoder, run, context_length, tmp))
+    except Exception:  # noqa: BLE001 - no exporter here: queries keep the full encoder
+        return False
+    info = {"kind": "clip", "fingerprint": encoder.fingerprint, "context_length": context_length, "dim": encoder.dim}
+    if run:
+        info |= _run_extras(encoder, index_dir)
+    atomic_write_bytes(info_path, lambda tmp: Path(tmp).write_text(json.dumps(info)))
+    return True
+
+
+def _same_tokens(tokenizer, context_length: int) -> bool:
+    """Whether the pure-Python CLIP tokenizer gives the model's own token ids."""
+    from hopid.search.bpe import ClipBPE
+
+    probe = ["a photo", 'The sign reads "HarbourFront 2024" in café-red', ""]
+    return np.array_equal(ClipBPE(context_length=context_length)(probe), np.asarray(tokenizer(probe)))
+
+
+def _export(encoder, run: bool, context_length: int, path: str) -> None:
     import torch
 
-    from hopid.data.schema import atomic_write_bytes
+    if run:
+        from hopid.models.query_export import export_run_text_side
+
+        export_run_text_side(encoder.net, context_length, Path(path))
+        return
 
     class TextTower(torch.nn.Module):
         def __init__(self, model) -> None:
@@ -43,26 +91,62 @@ def export_query_encoder(encoder, index_dir: Path) -> bool:
             return self.model.encode_text(ids, normalize=True)
 
     example = encoder.tokenizer(["a photo"]).to(encoder.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and opset notes
+        torch.onnx.export(
+            TextTower(encoder.model).eval(),
+            (example,),
+            path,
+            input_names=["ids"],
+            output_names=["vector"],
+            dynamic_axes={"ids": {0: "texts"}, "vector": {0: "texts"}},
+            dynamo=False,
+        )
+
+
+def _run_extras(encoder, index_dir: Path) -> dict:
+    """A run's serving facts for the ONNX side; copies its light tagger and references."""
+    from hopid.data.schema import atomic_write_bytes
+    from hopid.entities.light import LIGHT_FILE
+
+    net = encoder.net
+    shutil.copyfile(encoder.tagger_dir / LIGHT_FILE, index_dir / QUERY_ENTITIES)
+    extras = {
+        "kind": "run",
+        "uses_entities": encoder.uses_entities,
+        "spelling_dim": net.word_dim - net.dim,
+        "max_entities": net.config.max_entities,
+        "fusion_alpha": encoder.fusion_alpha,
+        "rerank": encoder.rerank_defaults,
+    }
+    if net.references is not None:
+        import torch.nn.functional as F
+
+        references = F.normalize(net.references.vectors.detach().float(), dim=-1).cpu().numpy()
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as handle:
+                np.save(handle, references, allow_pickle=False)
+
+        atomic_write_bytes(index_dir / QUERY_REFERENCES, write)
+        extras["profile_temperature"] = net.references.profile_temperature
+    return extras
+
+
+def open_query_encoder(index_dir: Path, spec, fingerprint: str):
+    """The light (ONNX) query encoder of an index, or None when the index has none for this model."""
+    info = index_dir / QUERY_INFO
+    if not (index_dir / QUERY_MODEL).is_file() or not info.is_file():
+        return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's deprecation and opset notes
-            atomic_write_bytes(
-                index_dir / QUERY_MODEL,
-                lambda tmp: torch.onnx.export(
-                    TextTower(encoder.model).eval(),
-                    (example,),
-                    tmp,
-                    input_names=["ids"],
-                    output_names=["vector"],
-                    dynamic_axes={"ids": {0: "texts"}, "vector": {0: "texts"}},
-                    dynamo=False,
-                ),
-            )
-    except Exception:  # noqa: BLE001 - no exporter here: queries keep the full encoder
-        return False
-    info = {"fingerprint": encoder.fingerprint, "context_length": int(example.shape[1]), "dim": encoder.dim}
-    atomic_write_bytes(info_path, lambda tmp: Path(tmp).write_text(json.dumps(info)))
-    return True
+        facts = json.loads(info.read_text())
+    except ValueError:
+        return None
+    if facts.get("fingerprint") != fingerprint:
+        return None
+    if facts.get("kind", "clip") == "run":
+        return OnnxRunTextEncoder(index_dir, spec, facts) if (index_dir / QUERY_ENTITIES).is_file() else None
+    return OnnxTextEncoder(index_dir, spec, facts)
 
 
 class OnnxTextEncoder:
@@ -71,33 +155,95 @@ class OnnxTextEncoder:
     needs_ocr = False
     fusion_alpha = DEFAULT_ALPHA
 
-    def __init__(self, index_dir: Path, spec) -> None:
+    def __init__(self, index_dir: Path, spec, info: dict) -> None:
         import onnxruntime
 
         from hopid.search.bpe import ClipBPE
 
-        info = json.loads((index_dir / QUERY_INFO).read_text())
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(
             str(index_dir / QUERY_MODEL), options, providers=["CPUExecutionProvider"]
         )
+        self.inputs = {i.name for i in self.session.get_inputs()}
         self.tokenizer = ClipBPE(context_length=info["context_length"])
         self.fingerprint = info["fingerprint"]
         self.dim = info["dim"]
         self.spec = spec
 
-    @classmethod
-    def available(cls, index_dir: Path, fingerprint: str) -> bool:
-        info = index_dir / QUERY_INFO
-        if not (index_dir / QUERY_MODEL).is_file() or not info.is_file():
-            return False
-        try:
-            return json.loads(info.read_text()).get("fingerprint") == fingerprint
-        except ValueError:
-            return False
-
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.session.run(None, {"ids": self.tokenizer(list(texts))})[0].astype(np.float32)
+        return self._run({"ids": self.tokenizer(list(texts))})
+
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """The graph on the inputs it reads (the exporter drops the ones a network ignores)."""
+        return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0].astype(np.float32)
+
+
+class OnnxRunTextEncoder(OnnxTextEncoder):
+    """A trained run's text side with onnxruntime; entity words from the run's light tagger."""
+
+    def __init__(self, index_dir: Path, spec, info: dict) -> None:
+        from hopid.entities.light import LightTagger
+
+        super().__init__(index_dir, spec, info)
+        self.light = LightTagger.load(index_dir / QUERY_ENTITIES)
+        self.uses_entities = bool(info["uses_entities"])
+        self.spelling_dim = int(info["spelling_dim"])
+        self.max_entities = int(info["max_entities"])
+        self.fusion_alpha = float(info.get("fusion_alpha", DEFAULT_ALPHA))
+        self.rerank_defaults = dict(info.get("rerank") or {})
+        self.profile_temperature = float(info.get("profile_temperature", 0.1))
+        references = index_dir / QUERY_REFERENCES
+        self.references = np.load(references, allow_pickle=False) if references.is_file() else None
+
+    def entities(self, texts: Sequence[str]) -> list:
+        """The light tagger's entities of each text (what the searcher's scene-text score uses)."""
+        return self.light.entities(texts)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        from hopid.entities.prompt import prompt_words
+
+        words = [prompt_words(found) for found in self.entities(texts)] if self.uses_entities else None
+        return self.encode_with_words(texts, words)
+
+    def encode_with_words(self, texts: Sequence[str], words: Sequence[Sequence[str]] | None) -> np.ndarray:
+        """T per text with the given entity words per text, as ``RunEncoder.encode_with_words``."""
+        from hopid.entities.prompt import hopid_prompt
+        from hopid.models.spelling import sketch_arrays
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        words = [list(w) for w in words] if words is not None else [[] for _ in texts]
+        prompts = [hopid_prompt(w) for w in words]
+        count = max(1, min(self.max_entities, max(len(w) for w in words)))
+        length = self.tokenizer.context_length
+        ids = np.zeros((len(texts), count, length), dtype=np.int64)
+        sketches = np.zeros((len(texts), count, self.spelling_dim), dtype=np.float32)
+        mask = np.zeros((len(texts), count), dtype=bool)
+        for row, found in enumerate(words):
+            found = found[:count]
+            if found:
+                ids[row, : len(found)] = self.tokenizer(found)
+                sketches[row, : len(found)] = sketch_arrays(found, self.spelling_dim)
+                mask[row, : len(found)] = True
+        feed = {
+            "caption": self.tokenizer(list(texts)),
+            "prompt": self.tokenizer(prompts),
+            "prompt_sketch": sketch_arrays(prompts, self.spelling_dim),
+            "words": ids,
+            "word_sketch": sketches,
+            "word_mask": mask,
+        }
+        return self._run(feed)
+
+    def reference_profiles(self, vectors: np.ndarray) -> np.ndarray:
+        """Each vector's profile over the run's references (MMRef), as ``References.profiles``."""
+        if self.references is None:
+            raise HopidError("--rerank reference needs a model trained with model.mmref: true")
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        logits = unit.astype(np.float32) @ self.references.T / self.profile_temperature
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+        profile = weights / weights.sum(axis=1, keepdims=True)
+        return (profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)).astype(np.float32)

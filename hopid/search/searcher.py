@@ -69,15 +69,16 @@ class Searcher:
 
         from hopid.models.factory import load_encoder
         from hopid.models.spec import parse_model_spec
-        from hopid.search.query_encoder import OnnxTextEncoder
+        from hopid.search.query_encoder import open_query_encoder
 
         self.index_dir = Path(index_dir)
         self.manifest = read_manifest(self.index_dir)
         self.root = Path(self.manifest["images_dir"])
         self.root_prefix = os.path.join(str(self.root), "")  # "root/": a hit's path is root_prefix + item path
-        if encoder is None and OnnxTextEncoder.available(self.index_dir, self.manifest["model_fingerprint"]):
-            encoder = OnnxTextEncoder(self.index_dir, parse_model_spec(self.manifest["model"]))  # no torch import
-        elif encoder is None:
+        if encoder is None:  # the exported text side when the index has one: no torch or spaCy import
+            spec = parse_model_spec(self.manifest["model"])
+            encoder = open_query_encoder(self.index_dir, spec, self.manifest["model_fingerprint"])
+        if encoder is None:
             encoder = load_encoder(self.manifest["model"])
         if encoder.fingerprint != self.manifest["model_fingerprint"]:
             raise HopidError(

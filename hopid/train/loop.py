@@ -591,6 +591,16 @@ class Trainer:
                     best_score, chosen = score, {"k": int(k), "beta": float(beta)}
         return chosen
 
+    def _write_light_tagger(self) -> dict[str, float]:
+        """``tagger/light.json``: the tagger's decisions on train captions as word tables, for
+        queries without spaCy; returns its agreement with the tagger on val captions."""
+        from hopid.entities.light import LIGHT_FILE, agreement, learn_light_tagger
+
+        light = learn_light_tagger(self.train_data.caption_texts, self.train_data.entity_spans)
+        light.agreement = agreement(light, self.val_data.caption_texts, self.val_data.entity_spans)
+        light.save(self.run_dir / "tagger" / LIGHT_FILE)
+        return light.agreement
+
     def _write_outputs(
         self,
         state: dict,
@@ -615,6 +625,7 @@ class Trainer:
         }
         if self.net.references is not None:
             info |= {"references": len(self.identities), "rerank": rerank}
+        info["light_tagger"] = self._write_light_tagger()
         atomic_write_bytes(self.run_dir / RUN_FILE, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
         provenance = provenance_of(self.recipe, self.root)
         atomic_write_bytes(
