@@ -60,6 +60,9 @@ def test_index_then_query_incrementally(photos, tiny_encoder):
         assert hits[0].path.endswith(expected), (query, hits)
         assert hits[0].text > 0 and hits[0].score == pytest.approx(hits[0].dense + DEFAULT_ALPHA * hits[0].text)
     assert all(h.text == 0 for h in searcher.search("zorbex", k=4, dense_only=True))
+    (index_dir / "lexical.npz").unlink()  # an index from before the tables were saved: built from OCR
+    rebuilt = Searcher(index_dir, encoder=tiny_encoder)
+    assert rebuilt.search("klaxo bakery", k=4) == searcher.search("klaxo bakery", k=4)
 
     # nothing changed: nothing is read again
     again = build_index(photos, tiny_encoder, workers=1)

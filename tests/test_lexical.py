@@ -74,3 +74,16 @@ def test_joined_query_words_do_not_match_loosely():
     result = lexical.score(query_terms("harbourfront train"))
     row = ids.index("platform")
     assert result.matched_words(row) == ["harbourfront"]
+
+
+def test_saved_tables_answer_as_the_built_ones(tmp_path):
+    lexical, ids = index()
+    lexical.save(str(tmp_path / "lexical.npz"))
+    loaded = LexicalIndex.load(tmp_path / "lexical.npz")
+    for query in ("harbourfront train", "gate 63", "Zorbex", "nothing here"):
+        built, again = lexical.score(query_terms(query)), loaded.score(query_terms(query))
+        assert np.array_equal(built.scores, again.scores)
+        assert [built.matched_words(r) for r in range(len(ids))] == [again.matched_words(r) for r in range(len(ids))]
+    empty = LexicalIndex.from_ocr(["a"], [], [], [])
+    empty.save(str(tmp_path / "empty.npz"))
+    assert not LexicalIndex.load(tmp_path / "empty.npz").score(query_terms("gate")).scores.any()

@@ -6,6 +6,8 @@ Layout of an index directory (default ``IMAGES_DIR/.hopid/``):
 - ``index.faiss`` and ``vectors.npy``: one row per indexed image
 - ``items.parquet``: row -> image path, content hash, size, mtime, upright size
 - ``ocr.parquet``: the OCR words of every indexed image (``image_id`` = its path)
+- ``lexical.npz``: those words as the scene-text score's lookup tables, built once
+- ``query.onnx``/``query.json`` (+ a run's ``query-entities.json``): the torch-free text side
 - ``errors.parquet``: files that could not be indexed, with the reason
 - ``cache/``: resumable per-image results keyed by content hash (OCR per engine,
   vectors per model fingerprint), so changed models or engines redo only their half.
@@ -37,6 +39,7 @@ from hopid.ocr.stage import failures, ocr_store, parts_to_ocr_table, run_ocr_par
 
 Progress = Callable[[str, int, int], None]
 MANIFEST = "manifest.json"
+LEXICAL_FILE = "lexical.npz"
 INDEX_DIRNAME = ".hopid"
 EMBED_BATCH = 32
 
@@ -360,6 +363,7 @@ def save_index(
 ) -> IndexPlan:
     """Write the searchable files of an index (FAISS index, vectors, items, OCR, the ONNX query
     encoder) and, last, its manifest; returns the index plan chosen for these vectors."""
+    from hopid.search.lexical import LexicalIndex
     from hopid.search.query_encoder import export_query_encoder
 
     plan = plan_index(len(vectors), vectors.shape[1], kind=index_type)
@@ -369,6 +373,8 @@ def save_index(
     atomic_write_bytes(index_dir / "vectors.npy", lambda tmp: _save_npy(tmp, vectors))
     write_table(items, table_path(index_dir, "items"), "items")
     write_table(ocr, table_path(index_dir, "ocr"), "ocr")
+    lexical = LexicalIndex.from_table(items["path"].to_list(), ocr)
+    atomic_write_bytes(index_dir / LEXICAL_FILE, lexical.save)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "hopid_version": __version__,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -42,10 +43,15 @@ class LexicalScores:
 
     scores: np.ndarray  # (n_images,) float32 in 0..1
     terms: list[QueryTerm]
-    matches: np.ndarray  # (n_terms, n_images) float32 similarity of each term's best OCR word
+    matches: list[tuple[np.ndarray, np.ndarray]]  # per term: the rows it is found in, and how well
 
     def matched_words(self, row: int) -> list[str]:
-        return [term.word for t, term in enumerate(self.terms) if self.matches[t, row] > 0]
+        return [term.word for term, (rows, _) in zip(self.terms, self.matches, strict=True) if _contains(rows, row)]
+
+
+def _contains(sorted_rows: np.ndarray, row: int) -> bool:
+    at = int(np.searchsorted(sorted_rows, row))
+    return at < len(sorted_rows) and int(sorted_rows[at]) == row
 
 
 def query_terms(text: str, entity_spans: Sequence[tuple[int, int]] = ()) -> list[QueryTerm]:
@@ -64,13 +70,26 @@ def query_terms(text: str, entity_spans: Sequence[tuple[int, int]] = ()) -> list
 
 
 class LexicalIndex:
-    """OCR words of a gallery of images, ready for fuzzy lookup of query words."""
+    """OCR words of a gallery of images, ready for fuzzy lookup of query words.
 
-    def __init__(
-        self, n_images: int, token_rows: Sequence[int], token_texts: Sequence[str], token_order: Sequence[int]
-    ):
-        """``token_rows[i]`` is the gallery row of OCR word ``token_texts[i]``; ``token_order`` its reading order."""
+    Each vocabulary word lists the gallery rows it occurs in (CSR: ``vocab_start`` into
+    ``vocab_rows``), so a query touches only the rows of the words it matches, not the whole
+    gallery. ``save``/``load`` keep it beside an index (``lexical.npz``), built once.
+    """
+
+    def __init__(self, n_images: int, vocabulary: Sequence[str], vocab_start: np.ndarray, vocab_rows: np.ndarray):
         self.n_images = n_images
+        self.vocabulary = list(vocabulary)
+        self.vocab_start = np.asarray(vocab_start, dtype=np.int64)
+        self.vocab_rows = np.asarray(vocab_rows, dtype=np.int64)
+        self.vocab_lengths = np.asarray([len(key) for key in self.vocabulary], dtype=np.int64)
+        self.vocab_thresholds = np.asarray([min_similarity(key) for key in self.vocabulary], dtype=np.float32)
+
+    @classmethod
+    def from_tokens(
+        cls, n_images: int, token_rows: Sequence[int], token_texts: Sequence[str], token_order: Sequence[int]
+    ) -> LexicalIndex:
+        """``token_rows[i]`` is the gallery row of OCR word ``token_texts[i]``; ``token_order`` its reading order."""
         keys = [fold(text) for text in token_texts]
         rows = np.asarray(token_rows, dtype=np.int64)
         order = np.lexsort((np.asarray(token_order, dtype=np.int64), rows))
@@ -81,25 +100,47 @@ class LexicalIndex:
                 entries.append((row_a, key_a + key_b))
         vocabulary = sorted({key for _, key in entries})
         position = {key: i for i, key in enumerate(vocabulary)}
-        self.vocabulary = vocabulary
-        self.entry_rows = np.asarray([row for row, _ in entries], dtype=np.int64)
-        self.entry_vocab = np.asarray([position[key] for _, key in entries], dtype=np.int64)
-        self.vocab_lengths = np.asarray([len(key) for key in vocabulary], dtype=np.int64)
-        self.vocab_thresholds = np.asarray([min_similarity(key) for key in vocabulary], dtype=np.float32)
+        pairs = np.unique(
+            np.asarray([(position[key], row) for row, key in entries], dtype=np.int64).reshape(-1, 2), axis=0
+        )
+        counts = np.bincount(pairs[:, 0], minlength=len(vocabulary))
+        start = np.concatenate([[0], np.cumsum(counts)])
+        return cls(n_images, vocabulary, start, pairs[:, 1])
 
     @classmethod
     def from_ocr(
         cls, image_ids: Sequence[str], ocr_image_ids: Sequence[str], texts: Sequence[str], order: Sequence[int]
-    ):
+    ) -> LexicalIndex:
         """Build from OCR rows; OCR of images outside ``image_ids`` is ignored."""
         row_of = {image_id: row for row, image_id in enumerate(image_ids)}
         keep = [i for i, image_id in enumerate(ocr_image_ids) if image_id in row_of]
-        return cls(
+        return cls.from_tokens(
             len(image_ids),
             [row_of[ocr_image_ids[i]] for i in keep],
             [texts[i] for i in keep],
             [order[i] for i in keep],
         )
+
+    @classmethod
+    def from_table(cls, image_ids: Sequence[str], ocr) -> LexicalIndex:
+        """Build from an ``ocr`` table (polars) of the images ``image_ids``."""
+        return cls.from_ocr(image_ids, ocr["image_id"].to_list(), ocr["text"].to_list(), ocr["token_index"].to_list())
+
+    def save(self, path: str) -> None:
+        """Write the arrays to ``path`` (numpy's npz, no pickled objects)."""
+        with open(path, "wb") as handle:
+            np.savez(
+                handle,
+                n_images=np.int64(self.n_images),
+                vocabulary=np.asarray(self.vocabulary, dtype=np.str_),
+                vocab_start=self.vocab_start,
+                vocab_rows=self.vocab_rows,
+            )
+
+    @classmethod
+    def load(cls, path: str | Path) -> LexicalIndex:
+        with np.load(path, allow_pickle=False) as saved:
+            return cls(int(saved["n_images"]), saved["vocabulary"].tolist(), saved["vocab_start"], saved["vocab_rows"])
 
     def _vocab_similarity(self, key: str, joined: bool) -> np.ndarray:
         """Similarity of ``key`` to every vocabulary word, 0 where below the needed threshold."""
@@ -122,25 +163,34 @@ class LexicalIndex:
                 sims[longer] = np.maximum(sims[longer], found)
         return sims
 
-    def term_matches(self, term: QueryTerm) -> np.ndarray:
-        """Per image, the best similarity of any of the term's keys to any of its OCR words."""
-        best = np.zeros(self.n_images, dtype=np.float32)
-        if not len(self.entry_rows):
-            return best
+    def term_matches(self, term: QueryTerm) -> tuple[np.ndarray, np.ndarray]:
+        """The images with an OCR word like any of the term's keys (sorted rows), and the best
+        similarity in each."""
+        if not self.vocabulary:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         vocab_best = np.max([self._vocab_similarity(key, i > 0) for i, key in enumerate(term.keys)], axis=0)
-        np.maximum.at(best, self.entry_rows, vocab_best[self.entry_vocab])
-        return best
+        hits = np.flatnonzero(vocab_best)
+        counts = self.vocab_start[hits + 1] - self.vocab_start[hits]
+        spans = [self.vocab_rows[self.vocab_start[v] : self.vocab_start[v + 1]] for v in hits]
+        rows = np.concatenate(spans) if spans else np.zeros(0, np.int64)
+        sims = np.repeat(vocab_best[hits], counts)
+        order = np.lexsort((-sims, rows))  # by row, best first
+        rows, sims = rows[order], sims[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = rows[1:] != rows[:-1]
+        return rows[first], sims[first]
 
     def score(self, terms: Sequence[QueryTerm]) -> LexicalScores:
         """The scene-text score of every image for a query given as terms."""
         terms = list(terms)
-        matches = np.zeros((len(terms), self.n_images), dtype=np.float32)
-        weights = np.zeros(len(terms), dtype=np.float32)
-        for t, term in enumerate(terms):
-            matches[t] = self.term_matches(term)
-            found_in = int(np.count_nonzero(matches[t]))
-            if found_in:
-                weights[t] = term.weight * np.log((self.n_images + 1) / (found_in + 0.5))
-        total = float(weights.sum())
-        scores = (weights @ matches) / total if total > 0 else np.zeros(self.n_images, dtype=np.float32)
-        return LexicalScores(scores.astype(np.float32), terms, matches)
+        matches = [self.term_matches(term) for term in terms]
+        weights = [
+            term.weight * np.log((self.n_images + 1) / (len(rows) + 0.5))
+            for term, (rows, _) in zip(terms, matches, strict=True)
+        ]
+        total = float(sum(w for w, (rows, _) in zip(weights, matches, strict=True) if len(rows)))
+        scores = np.zeros(self.n_images, dtype=np.float32)
+        if total > 0:
+            for weight, (rows, sims) in zip(weights, matches, strict=True):
+                scores[rows] += np.float32(weight / total) * sims
+        return LexicalScores(scores, terms, matches)

@@ -3,16 +3,18 @@ from the OCR words, fused into one ranking."""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.data.schema import read_table, table_path
 from hopid.errors import HopidError
-from hopid.index.build import default_index_dir, read_manifest
+from hopid.index.build import LEXICAL_FILE, default_index_dir, read_manifest
 from hopid.index.choose import tune_for_search
 from hopid.search.fusion import DEFAULT_ALPHA, fuse
 from hopid.search.lexical import LexicalIndex, query_terms
@@ -97,15 +99,26 @@ class Searcher:
             raise HopidError(
                 f"{self.index_dir}: index and items table disagree; rebuild with `hopid index {self.root}`"
             )
-        self.ocr = read_table(table_path(self.index_dir, "ocr"), "ocr")
-        self.lexical = LexicalIndex.from_ocr(
-            self.paths, self.ocr["image_id"].to_list(), self.ocr["text"].to_list(), self.ocr["token_index"].to_list()
-        )
+        self.lexical = self._open_lexical()
         self.tagger = None
         if tagger_dir is not None:
             from hopid.entities.tagger import load_tagger
 
             self.tagger = load_tagger(tagger_dir)
+
+    def _open_lexical(self) -> LexicalIndex:
+        """The saved scene-text tables, or (an index written before they were saved) built from OCR."""
+        saved = self.index_dir / LEXICAL_FILE
+        if saved.is_file():
+            lexical = LexicalIndex.load(saved)
+            if lexical.n_images == len(self.paths):
+                return lexical
+        return LexicalIndex.from_table(self.paths, self.ocr)
+
+    @functools.cached_property
+    def ocr(self) -> pl.DataFrame:
+        """The OCR words of every indexed image (read when first needed)."""
+        return read_table(table_path(self.index_dir, "ocr"), "ocr")
 
     def entity_spans(self, text: str) -> list[tuple[int, int]]:
         if self.tagger is None and hasattr(self.encoder, "entities"):
