@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hopid import __version__
-from hopid_cli import bench, demo, entities, explain, export, index, ocr, prepare, query, serve, train
+from hopid_cli import bench, demo, entities, explain, export, index, ocr, prepare, query, serve, train, viz
 from hopid_cli import eval as eval_cmd
 from hopid_cli.common import state
 
@@ -50,6 +50,7 @@ app.command("serve")(serve.serve)
 app.command("bench")(bench.bench)
 app.command("export")(export.export)
 app.command("demo")(demo.demo)
+app.add_typer(viz.app, name="viz")
 
 
 def main() -> None:

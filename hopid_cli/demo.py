@@ -3,7 +3,8 @@
 It renders the benchmark, trains the entity tagger, reads the scene text with the default
 OCR engine, trains a tiny HOPID and the tiny CLIP-only baseline, indexes the images with
 HOPID and compares, on the test split and on example queries, the training-free search
-(tiny random CLIP fused with scene text), the CLIP-only baseline and HOPID.
+(tiny random CLIP fused with scene text), the CLIP-only baseline and HOPID, and ends by
+drawing the pictures (contact sheet, retrieval examples, t-SNE, attention) into OUT/figures.
 """
 
 from __future__ import annotations
@@ -88,13 +89,19 @@ def demo(
             "HOPID, network alone": evaluate(data, runs["hopid"], dense_only=True, ocr_engine=DEFAULT_ENGINE),
             "HOPID + scene text": evaluate(data, runs["hopid"], ocr_engine=DEFAULT_ENGINE),
         }
-    err.print("7/7 example queries")
+    err.print("7/7 example queries and pictures")
     searcher = Searcher(index_dir, encoder=runs["hopid"])
     _, captions = data.split("test")
     picks = captions.filter(captions["caption_id"].str.ends_with("1")).gather_every(7)[:EXAMPLE_QUERIES]
     for caption in picks.iter_rows(named=True):
         out.print(_side_by_side(searcher, caption["text"], caption["image_id"]))
     out.print(_metrics_table(results))
+    from hopid.viz.figures import demo_figures
+
+    figures = demo_figures(data, runs["hopid"], runs["cliponly"], searcher, picks["text"][0], out_dir / "figures")
+    folder = out_dir / "figures"
+    listed = ", ".join(f"{path.name} ({what})" for what, path in figures.items())
+    out.print(escape(f"pictures in {folder}: {listed}"))
     out.print(
         f"tagger F1 on test {report.test.f1:.3f} · dataset {dataset_dir} · runs {out_dir / 'runs'}"
         f" · index {index_dir}\n"

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hopid_cli.common import handle_errors, out, print_json
+from hopid_cli.common import err, handle_errors, out, print_json
 
 
 @handle_errors
@@ -40,11 +40,20 @@ def query(
         str | None,
         typer.Option(help="reference: re-rank the top results by MMRef reference profiles (an mmref run)."),
     ] = None,
+    grid: Annotated[
+        Path | None,
+        typer.Option(help="Also write a contact sheet (PNG) of the results: OCR boxes, score parts, matched words."),
+    ] = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Also write the results as an HTML page (thumbnails embedded).")
+    ] = None,
 ) -> None:
     """Rank indexed images: dense similarity fused with scene-text matches of your words."""
     from hopid.errors import HopidError
     from hopid.search.searcher import Searcher, check_query, find_index_dir
 
+    if grid is not None and grid.suffix.lower() != ".png":
+        raise HopidError(f"--grid {grid}: the contact sheet is a PNG; give a file name ending in .png")
     if image is None:
         text = check_query(text or "")
     elif text:
@@ -59,13 +68,27 @@ def query(
         hits = searcher.search_image(image, k)
     else:
         hits = searcher.search(text, k, dense_only=dense_only, alpha=alpha, rerank=rerank)
+    title = f"results for {text!r}" if text else f"images like {image}"
+    if grid is not None or html_out is not None:
+        _pictures(searcher, hits, title, grid, html_out)
     if as_json:
         print_json([hit.as_dict() for hit in hits])
     elif paths_only:
         for hit in hits:
             print(hit.path)
     else:
-        out.print(hits_table(hits, f"results for {text!r}" if text else f"images like {image}"))
+        out.print(hits_table(hits, title))
+
+
+def _pictures(searcher, hits, title: str, grid: Path | None, html_out: Path | None) -> None:
+    """The contact sheet and/or HTML page of the hits; where they are goes to stderr."""
+    from hopid.viz.sheets import contact_sheet, hits_html, words_of_hits
+
+    words = words_of_hits(searcher.ocr, searcher.root_prefix, hits)
+    if grid is not None:
+        err.print(f"contact sheet: {contact_sheet(hits, words, grid, title)}")
+    if html_out is not None:
+        err.print(f"HTML page: {hits_html(hits, words, html_out, title)}")
 
 
 def hits_table(hits, title: str) -> Table:
