@@ -95,6 +95,7 @@ class Searcher:
         self.vectors = np.load(self.index_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
         items = read_table(table_path(self.index_dir, "items"), "items")
         self.paths = items["path"].to_list()
+        self._sizes = items.select("width", "height").to_numpy()
         if self.faiss_index.ntotal != len(self.paths):
             raise HopidError(
                 f"{self.index_dir}: index and items table disagree; rebuild with `hopid index {self.root}`"
@@ -178,6 +179,20 @@ class Searcher:
 
         gallery = np.asarray(self.vectors[rows], dtype=np.float32)
         return reference_reranked(self.encoder, scores[None, :], query_vector[None, :], gallery, method, None, None)[0]
+
+    @functools.cached_property
+    def row_of(self) -> dict[str, int]:
+        """The index row of each image path (relative to the images folder)."""
+        return {path: row for row, path in enumerate(self.paths)}
+
+    def image_size(self, row: int) -> tuple[int, int]:
+        """Upright ``(width, height)`` of the indexed image at ``row``."""
+        width, height = self._sizes[row]
+        return int(width), int(height)
+
+    def search_like(self, row: int, k: int = 10) -> list[Hit]:
+        """Images like the indexed image at ``row``, by its stored vector (dense only; it comes first)."""
+        return self._rank(np.asarray(self.vectors[row], dtype=np.float32), k)
 
     def search_vector(self, vector: np.ndarray, k: int = 10) -> list[Hit]:
         """Images by a ready query vector (the model's space), dense only."""

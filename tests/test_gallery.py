@@ -1,0 +1,256 @@
+"""The web gallery of `hopid serve`: over HTTP (files, path traversal, results) and in a real
+headless Chromium (Debian's chromium + chromium-driver, driven by Selenium)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import numpy as np
+import pytest
+from conftest import render_words
+from PIL import Image
+from typer.testing import CliRunner
+
+from hopid.index.build import build_index
+from hopid.search.searcher import Searcher
+from hopid.search.server import make_server
+from hopid_cli.app import app
+
+WORDS = {"zorbex.png": ["ZORBEX"], "klaxo.png": ["Klaxo", "Bakery"], "gate.png": ["Gate", "63"]}
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def serve(index_dir: Path):
+    server = make_server(Searcher(index_dir), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, tiny_encoder):
+    root = tmp_path_factory.mktemp("photos")
+    for name, words in WORDS.items():
+        render_words(root / name, words)
+    (root.parent / "secret.txt").write_text("not an image of the index")
+    build_index(root, tiny_encoder)
+    server = serve(root / ".hopid")
+    yield root, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def get(port: int, path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, str, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        connection.close()
+
+
+def results(port: int, payload: dict) -> dict:
+    status, _, data = get(port, "/api/results", "POST", json.dumps(payload).encode())
+    assert status == 200, data
+    return json.loads(data)
+
+
+def test_page_assets_and_indexed_images_only(served):
+    root, port = served
+    status, kind, page = get(port, "/?q=zorbex&k=3")
+    assert status == 200 and kind.startswith("text/html") and b"/assets/gallery.js" in page
+    assert b"http" not in page.replace(b"http-equiv", b"")  # nothing from a CDN
+    assert get(port, "/assets/gallery.js")[0] == 200 and get(port, "/assets/gallery.css")[0] == 200
+    assert get(port, "/assets/../server.py")[0] == 404 and get(port, "/assets/nothing.js")[0] == 404
+
+    image = str(root / "zorbex.png")
+    status, kind, data = get(port, f"/image?path={quote(image)}")
+    assert status == 200 and kind == "image/png" and data == (root / "zorbex.png").read_bytes()
+    status, kind, thumb = get(port, f"/thumb?path={quote(image)}")
+    assert status == 200 and kind == "image/jpeg" and max(Image.open(__import__("io").BytesIO(thumb)).size) <= 320
+    cached = list((root / ".hopid" / "thumbs").glob("*.jpg"))
+    assert len(cached) == 1 and cached[0].read_bytes() == thumb  # made once, kept beside the index
+    assert get(port, f"/thumb?path={quote(image)}")[2] == thumb
+
+    outside = [root.parent / "secret.txt", root / ".." / "secret.txt", "../secret.txt", "/etc/passwd"]
+    for path in outside:
+        assert get(port, f"/image?path={quote(str(path))}")[0] == 403, path
+    for path in [root / ".hopid" / "manifest.json", "missing.png", ""]:  # inside, but not an indexed image
+        assert get(port, f"/image?path={quote(str(path))}")[0] == 404, path
+    assert get(port, "/image?path=zorbex.png")[0] == 200  # relative to the images folder
+
+
+def test_results_are_the_search_hits_with_ocr_words_and_entities(served):
+    root, port = served
+    status, _, plain = get(port, "/search", "POST", json.dumps({"text": "the ZORBEX sign", "k": 3}).encode())
+    found = results(port, {"text": "the ZORBEX sign", "k": 3})
+    assert [{k: v for k, v in hit.items() if k not in ("ocr", "size")} for hit in found["hits"]] == json.loads(plain)
+    top = found["hits"][0]
+    assert top["path"] == str(root / "zorbex.png") and top["size"] == [480, 200]
+    assert [(w["text"], w["matched"]) for w in top["ocr"]] == [("ZORBEX", True)]
+    assert all(0 <= v <= 1 for v in top["ocr"][0]["box"]) and len(top["ocr"][0]["box"]) == 8
+    assert found["entities"] == ["ZORBEX"]
+
+    like = results(port, {"like": str(root / "klaxo.png"), "k": 3})
+    assert like["hits"][0]["path"] == str(root / "klaxo.png") and like["hits"][0]["score"] == pytest.approx(1.0)
+    status, _, error = get(port, "/api/results", "POST", json.dumps({"like": "/etc/passwd"}).encode())
+    assert status == 403 and "inside the index folder" in json.loads(error)["error"]
+    status, _, error = get(port, "/api/results", "POST", json.dumps({"like": "a.png", "text": "b"}).encode())
+    assert status == 400 and "exactly one of" in json.loads(error)["error"]
+
+
+def test_which_ocr_words_light_up():
+    from hopid.gallery.results import word_matches
+
+    assert word_matches("hands", ["hand"]) and word_matches("Harbour", ["harbourfront"])
+    assert word_matches("coronavirusinfection", ["coronavirus"]) and word_matches("HarbourFr0nt", ["HarbourFront"])
+    assert not word_matches("and", ["hand"]) and not word_matches("the", ["the"]) and not word_matches("Gate", ["63"])
+
+
+# -- in a real browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download a driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def scenes_index(tmp_path_factory, tiny_encoder):
+    """An index of ../shared/realworld/scenes (kept outside it), or of rendered words without it."""
+    from conftest import realworld_dir
+
+    found = realworld_dir()
+    if found is not None and (found / "scenes").is_dir():
+        images = found / "scenes"
+    else:
+        images = tmp_path_factory.mktemp("rendered")
+        for name, words in WORDS.items():
+            render_words(images / name, words)
+    index_dir = tmp_path_factory.mktemp("index")
+    build_index(images, tiny_encoder, index_dir=index_dir)
+    server = serve(index_dir)
+    yield index_dir, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def shown(driver, count: int | None = None) -> list:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ready(d):
+        status = d.find_element("id", "status").text
+        items = d.find_elements("css selector", ".result")
+        done = status.split(" ")[0].isdigit() and (count is None or len(items) == count)
+        return items if done else False
+
+    return WebDriverWait(driver, 60).until(ready)
+
+
+def cli_paths(index_dir: Path, query: str, k: int) -> list[str]:
+    answer = CliRunner().invoke(app, ["query", query, "--index", str(index_dir), "-k", str(k), "--json"])
+    assert answer.exit_code == 0, answer.output
+    return [hit["path"] for hit in json.loads(answer.stdout)]
+
+
+def non_blank(png: Path) -> bool:
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.float32)
+    return pixels.std() > 10 and len(np.unique(pixels)) > 50
+
+
+def test_a_typed_query_shows_the_cli_order_with_details(browser, scenes_index, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    index_dir, base = scenes_index
+    browser.get(base + "/")
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("hand washing poster", Keys.ENTER)
+    items = shown(browser)
+    assert "q=hand+washing+poster" in browser.current_url  # the search is in the URL
+    k = int(browser.find_element(By.ID, "k").get_attribute("value"))
+    expected = cli_paths(index_dir, "hand washing poster", k)
+    assert [item.get_attribute("data-path") for item in items] == expected
+    scores = [float(item.get_attribute("data-score")) for item in items]
+    assert scores == sorted(scores, reverse=True)
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    )
+    alts = [img.get_attribute("alt") for img in browser.find_elements(By.CSS_SELECTOR, ".result img")]
+    assert all(alt.startswith(("OCR words: ", "no scene text")) for alt in alts) and any("OCR words" in a for a in alts)
+    screenshot = tmp_path / "results.png"
+    browser.save_screenshot(str(screenshot))
+    assert non_blank(screenshot)
+
+    items[0].send_keys(Keys.ENTER)  # keyboard: Enter on a focused result opens its details
+    dialog = browser.find_element(By.ID, "detail")
+    WebDriverWait(browser, 30).until(lambda d: dialog.get_attribute("open") is not None)
+    assert browser.find_element(By.ID, "detail-title").text == expected[0]
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("const i = document.querySelector('#detail-figure img'); return i.naturalWidth > 0")
+    )
+    words = [w.text for w in browser.find_elements(By.CSS_SELECTOR, "#detail-words li")]
+    assert words
+    detail = tmp_path / "detail.png"
+    browser.save_screenshot(str(detail))
+    assert non_blank(detail)
+    keep_screenshots(screenshot, detail)
+    dialog.send_keys(Keys.ESCAPE)
+    WebDriverWait(browser, 30).until(lambda d: dialog.get_attribute("open") is None)
+
+
+def test_a_shared_url_reloads_the_search_and_more_like_this(browser, scenes_index):
+    from selenium.webdriver.common.by import By
+
+    index_dir, base = scenes_index
+    browser.get(base + "/?" + urlencode({"q": "platform to HarbourFront", "k": 10}))
+    items = shown(browser)
+    assert [item.get_attribute("data-path") for item in items] == cli_paths(index_dir, "platform to HarbourFront", 10)
+    first = items[0].get_attribute("data-path")
+    browser.execute_script("arguments[0].focus()", items[0])
+    items[0].send_keys("m")  # more like this, from the keyboard
+    like = shown(browser, None)
+    assert "like=" in browser.current_url and like[0].get_attribute("data-path") == first
+    browser.back()
+    again = shown(browser)
+    assert [item.get_attribute("data-path") for item in again] == cli_paths(index_dir, "platform to HarbourFront", 10)
+    assert browser.find_element(By.ID, "q").get_attribute("value") == "platform to HarbourFront"
+
+
+def keep_screenshots(*shots: Path) -> None:
+    """Copy the screenshots to $HOPID_SCREENSHOTS (how docs/gallery.md's pictures are made)."""
+    target = os.environ.get("HOPID_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for shot in shots:  # 256 colours: a third of the size, the same picture to the eye
+            Image.open(shot).convert("RGB").quantize(256).save(Path(target) / f"gallery-{shot.name}", optimize=True)
