@@ -254,3 +254,26 @@ def keep_screenshots(*shots: Path) -> None:
         Path(target).mkdir(parents=True, exist_ok=True)
         for shot in shots:  # 256 colours: a third of the size, the same picture to the eye
             Image.open(shot).convert("RGB").quantize(256).save(Path(target) / f"gallery-{shot.name}", optimize=True)
+
+
+def test_hopid_serve_prints_where_the_gallery_is(served):
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    root, _ = served
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "hopid"), "serve", "--index", str(root / ".hopid"), "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stderr.readline()
+        found = re.search(r"gallery at http://127\.0\.0\.1:(\d+)/", line)
+        assert found, line
+        status, kind, page = get(int(found.group(1)), "/")
+        assert status == 200 and b'id="results"' in page
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
