@@ -82,9 +82,9 @@ def query(
 
 def _pictures(searcher, hits, title: str, grid: Path | None, html_out: Path | None) -> None:
     """The contact sheet and/or HTML page of the hits; where they are goes to stderr."""
-    from hopid.viz.sheets import contact_sheet, hits_html, words_of_hits
+    from hopid.viz.sheets import contact_sheet, hits_html
 
-    words = words_of_hits(searcher.ocr, searcher.root_prefix, hits)
+    words = searcher.hit_words(hits)
     if grid is not None:
         err.print(f"contact sheet: {contact_sheet(hits, words, grid, title)}")
     if html_out is not None:

@@ -80,15 +80,15 @@ def test_query_grid_and_html_follow_the_json_order(photos_index, tmp_path):
 
 
 def test_words_of_hits_and_matching(photos_index):
+    from hopid.search.lexical import ocr_word_matches as is_matched
     from hopid.search.searcher import Searcher
-    from hopid.viz.sheets import is_matched, words_of_hits
 
     searcher = Searcher(photos_index)
     hits = searcher.search("gate 63", 2)
-    words = words_of_hits(searcher.ocr, searcher.root_prefix, hits)
+    words = searcher.hit_words(hits)
     assert set(words) == {hit.path for hit in hits}
-    found = [text for text, _ in words[hits[0].path]]
-    assert "63" in found and all(len(box) == 8 for _, box in words[hits[0].path])
+    found = [word.text for word in words[hits[0].path]]
+    assert "63" in found and all(len(word.box) == 8 for word in words[hits[0].path])
     assert is_matched("GATE", ["gate"]) and is_matched("CocaCola", ["cola"]) and not is_matched("Bakery", ["gate"])
 
 

@@ -18,13 +18,14 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
-from hopid.entities.text import Word, content_words, fold, min_similarity
+from hopid.entities.text import STOPWORDS, Word, content_words, fold, fuzzy_match, min_similarity
 
 ENTITY_WEIGHT = 1.0
 PLAIN_WEIGHT = 0.5
 JOIN_SIMILARITY = 0.9  # a query word joined with its neighbour must match almost exactly
 PART_MIN_LENGTH = 5  # words this long are also found inside longer OCR tokens ("coronavirusinfection")
 PART_SIMILARITY = 0.9  # ... when partial_ratio reaches this; such a find scores this much
+SHOWN_PART_LENGTH = 4  # shown as matched: a query word this long inside an OCR word, or the reverse
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,22 @@ class LexicalScores:
 def _contains(sorted_rows: np.ndarray, row: int) -> bool:
     at = int(np.searchsorted(sorted_rows, row))
     return at < len(sorted_rows) and int(sorted_rows[at]) == row
+
+
+def ocr_word_matches(word: str, matched: Sequence[str]) -> bool:
+    """Whether an OCR word stands for one of the query words that matched its image (for
+    display): alike, holding a query word ("CocaCola" for "cola"), or part of a joined one
+    ("Harbour" for "harbourfront"); a stop-word never does."""
+    key = fold(word)
+    if not key or key in STOPWORDS:
+        return False
+    for query_word in matched:
+        other = fold(query_word)
+        if fuzzy_match(key, other) or (len(other) >= SHOWN_PART_LENGTH and other in key):
+            return True
+        if len(key) >= SHOWN_PART_LENGTH and len(other) > len(key) and (other.startswith(key) or other.endswith(key)):
+            return True
+    return False
 
 
 def query_terms(text: str, entity_spans: Sequence[tuple[int, int]] = ()) -> list[QueryTerm]:

@@ -24,6 +24,15 @@ APPROXIMATE_CANDIDATES = 200  # from a PQ index, re-scored exactly: recall@10 0.
 
 
 @dataclass(frozen=True)
+class HitWord:
+    """An OCR word of a hit's image: its text, box (8 floats normalised to the image) and confidence."""
+
+    text: str
+    box: tuple[float, ...]
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Hit:
     rank: int
     path: str
@@ -120,6 +129,15 @@ class Searcher:
     def ocr(self) -> pl.DataFrame:
         """The OCR words of every indexed image (read when first needed)."""
         return read_table(table_path(self.index_dir, "ocr"), "ocr")
+
+    def hit_words(self, hits: list[Hit]) -> dict[str, list[HitWord]]:
+        """The OCR words of each hit's image in reading order, keyed by the hit's path."""
+        wanted = {hit.path[len(self.root_prefix) :]: hit.path for hit in hits}
+        rows = self.ocr.filter(pl.col("image_id").is_in(list(wanted))).sort("image_id", "token_index")
+        found: dict[str, list[HitWord]] = {hit.path: [] for hit in hits}
+        for image_id, text, box, confidence in rows.select("image_id", "text", "box", "confidence").iter_rows():
+            found[wanted[image_id]].append(HitWord(text, tuple(float(v) for v in box), float(confidence)))
+        return found
 
     def entity_spans(self, text: str) -> list[tuple[int, int]]:
         if self.tagger is None and hasattr(self.encoder, "entities"):

@@ -10,7 +10,7 @@ from hopid.errors import HopidError
 from hopid.viz.attention import attention_figure
 from hopid.viz.canvas import open_image
 from hopid.viz.retrieval import rank_split, retrieval_figures
-from hopid.viz.sheets import contact_sheet, hits_html, words_of_hits
+from hopid.viz.sheets import contact_sheet, hits_html
 from hopid.viz.tsne import tsne_figure
 
 
@@ -22,7 +22,7 @@ def demo_figures(
     test image with scene text into ``out_dir``; returns ``{what: path}``."""
     out_dir = Path(out_dir)
     hits = searcher.search(query, 5)
-    words = words_of_hits(searcher.ocr, searcher.root_prefix, hits)
+    words = searcher.hit_words(hits)
     title = f"results for {query!r}"
     written = {
         "query contact sheet": contact_sheet(hits, words, out_dir / "query.png", title),

@@ -9,46 +9,19 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-import polars as pl
 from PIL import Image
 
 from hopid.data.images import ImageLoadError, load_rgb
-from hopid.entities.text import fold, fuzzy_match
+from hopid.search.lexical import ocr_word_matches
 from hopid.viz.canvas import BOX, MATCH, bare, draw_boxes, new_figure, save_png, shorten, thumbnail
 
-Word = tuple[str, tuple[float, ...]]  # an OCR word and its normalised 8-float box
+if TYPE_CHECKING:
+    from hopid.search.searcher import Hit, HitWord
+
 THUMB = 256
 HTML_THUMB = 320
-
-
-class HitLike(Protocol):
-    rank: int
-    path: str
-    score: float
-    dense: float
-    text: float
-    matched: tuple[str, ...]
-
-
-def words_of_hits(ocr: pl.DataFrame, root_prefix: str, hits: Sequence[HitLike]) -> dict[str, list[Word]]:
-    """Each hit's OCR words from an index's ``ocr`` table (whose ``image_id`` is the path
-    below the index root ``root_prefix``), keyed by the hit's path."""
-    wanted = {hit.path[len(root_prefix) :]: hit.path for hit in hits if hit.path.startswith(root_prefix)}
-    rows = ocr.filter(pl.col("image_id").is_in(list(wanted))).sort("image_id", "token_index")
-    found: dict[str, list[Word]] = {path: [] for path in wanted.values()}
-    for image_id, text, box in rows.select("image_id", "text", "box").iter_rows():
-        found[wanted[image_id]].append((text, tuple(float(v) for v in box)))
-    return found
-
-
-def is_matched(word: str, matched: Sequence[str]) -> bool:
-    """Whether an OCR word stands for one of the query's ``matched`` words (folded, fuzzy)."""
-    key = fold(word)
-    if not key:
-        return False
-    return any(m and (m in key or fuzzy_match(m, key) > 0) for m in (fold(w) for w in matched))
 
 
 def _load(path: str) -> Image.Image | None:
@@ -58,15 +31,15 @@ def _load(path: str) -> Image.Image | None:
         return None
 
 
-def score_parts(hit: HitLike) -> tuple[float, float]:
+def score_parts(hit: Hit) -> tuple[float, float]:
     """``(dense, scene-text part)`` of a hit's score: the part is what the scene text added
     (``alpha`` times the lexical score, re-ranking included)."""
     return hit.dense, hit.score - hit.dense
 
 
 def contact_sheet(
-    hits: Sequence[HitLike],
-    words: Mapping[str, Sequence[Word]],
+    hits: Sequence[Hit],
+    words: Mapping[str, Sequence[HitWord]],
     out: str | Path,
     title: str,
     columns: int = 5,
@@ -94,8 +67,8 @@ def contact_sheet(
             small = thumbnail(image, THUMB)
             axes.imshow(small)
             boxes = list(words.get(hit.path, []))
-            colors = [MATCH if is_matched(text, hit.matched) else BOX for text, _ in boxes]
-            draw_boxes(axes, [box for _, box in boxes], small.size, colors)
+            colors = [MATCH if ocr_word_matches(w.text, hit.matched) else BOX for w in boxes]
+            draw_boxes(axes, [w.box for w in boxes], small.size, colors)
         dense, scene = score_parts(hit)
         axes.set_title(
             f"#{hit.rank}  {shorten(Path(hit.path).name, 22)}\nscore {hit.score:.3f} = {dense:.3f} dense"
@@ -119,16 +92,16 @@ def _highlight(text: str, matched: Sequence[str]) -> str:
     parts = []
     for token in text.split(" "):
         escaped = html.escape(token)
-        parts.append(f"<mark>{escaped}</mark>" if matched and is_matched(token, matched) else escaped)
+        parts.append(f"<mark>{escaped}</mark>" if matched and ocr_word_matches(token, matched) else escaped)
     return " ".join(parts)
 
 
-def _svg_boxes(boxes: Sequence[Word], matched: Sequence[str]) -> str:
+def _svg_boxes(boxes: Sequence[HitWord], matched: Sequence[str]) -> str:
     shapes = []
-    for text, box in boxes:
-        points = " ".join(f"{box[i]:.4f},{box[i + 1]:.4f}" for i in range(0, 8, 2))
-        color = MATCH if is_matched(text, matched) else BOX
-        shapes.append(f'<polygon points="{points}" stroke="{color}"><title>{html.escape(text)}</title></polygon>')
+    for word in boxes:
+        points = " ".join(f"{word.box[i]:.4f},{word.box[i + 1]:.4f}" for i in range(0, 8, 2))
+        color = MATCH if ocr_word_matches(word.text, matched) else BOX
+        shapes.append(f'<polygon points="{points}" stroke="{color}"><title>{html.escape(word.text)}</title></polygon>')
     return '<svg viewBox="0 0 1 1" preserveAspectRatio="none">' + "".join(shapes) + "</svg>"
 
 
@@ -146,7 +119,7 @@ mark{background:#b9f6ca}
 """
 
 
-def hits_html(hits: Sequence[HitLike], words: Mapping[str, Sequence[Word]], out: str | Path, title: str) -> Path:
+def hits_html(hits: Sequence[Hit], words: Mapping[str, Sequence[HitWord]], out: str | Path, title: str) -> Path:
     """One self-contained HTML page of the hits, best first (thumbnails embedded, linked to the
     files): OCR boxes over each image, score = dense + scene text, matched words marked."""
     out = Path(out)
@@ -161,7 +134,7 @@ def hits_html(hits: Sequence[HitLike], words: Mapping[str, Sequence[Word]], out:
             else "<p>(unreadable image)</p>"
         )
         dense, scene = score_parts(hit)
-        ocr_line = " ".join(_highlight(text, hit.matched) for text, _ in boxes) or "<i>no scene text</i>"
+        ocr_line = " ".join(_highlight(w.text, hit.matched) for w in boxes) or "<i>no scene text</i>"
         matched = ", ".join(f"<mark>{html.escape(w)}</mark>" for w in hit.matched) or "<i>none</i>"
         uri = Path(hit.path).resolve().as_uri() if Path(hit.path).is_absolute() else html.escape(hit.path)
         items.append(
