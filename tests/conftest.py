@@ -41,6 +41,25 @@ def render_words(
     return path
 
 
+def cold_query(index_dir: Path, text: str) -> tuple[list[dict], list[str]]:
+    """``hopid query TEXT --index DIR --json`` in a fresh Python: its hits, and which of torch,
+    spaCy and open_clip it imported."""
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys; from hopid_cli.app import app; "
+        "app(['query', sys.argv[2], '--index', sys.argv[1], '--json'], standalone_mode=False); "
+        "print(json.dumps(sorted({'torch', 'spacy', 'open_clip'} & set(sys.modules))), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(index_dir), text], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), json.loads(done.stderr.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder():
     from hopid.models.factory import load_encoder

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import render_words
+from conftest import cold_query, render_words
 
 from hopid.index.build import build_index
 from hopid.search.bpe import ClipBPE
@@ -45,12 +43,6 @@ def test_onnx_query_vectors_match_the_model_and_the_cold_query_imports_no_torch(
     assert np.abs(onnx.encode_texts(TEXTS) - tiny_encoder.encode_texts(TEXTS)).max() < 1e-5
     assert isinstance(Searcher(index_dir).encoder, OnnxTextEncoder)
 
-    probe = (
-        "import sys; from hopid_cli.app import app; "
-        "app(['query', 'zorbex', '--index', sys.argv[1], '--json'], standalone_mode=False); "
-        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)"
-    )
-    done = subprocess.run([sys.executable, "-c", probe, str(index_dir)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)[0]["path"] == str(Path(root / "zorbex.png").resolve())
-    assert "NO-TORCH" in done.stderr
+    hits, imported = cold_query(index_dir, "zorbex")
+    assert hits[0]["path"] == str(Path(root / "zorbex.png").resolve())
+    assert "torch" not in imported

@@ -96,6 +96,8 @@ def test_train_writes_a_servable_run(tmp_path, cache):
 def check_light_query_side(run: Path, index: Path) -> None:
     """The run's text side exported to ONNX with its light tagger: the network's vectors for the
     same entity words, and a one-off query that imports neither torch nor spaCy."""
+    from conftest import cold_query
+
     from hopid.entities.prompt import prompt_words
     from hopid.models.run import RunEncoder
     from hopid.search.query_encoder import OnnxRunTextEncoder, open_query_encoder
@@ -110,14 +112,8 @@ def check_light_query_side(run: Path, index: Path) -> None:
     texts.append("nine words, more than the network takes")
     gap = abs(light.encode_with_words(texts, words) - encoder.encode_with_words(texts, words)).max()
     assert gap < 1e-5
-    probe = (
-        "import sys; from hopid_cli.app import app; "
-        "app(['query', 'a sign that reads Quilmo', '--index', sys.argv[1], '--json'], standalone_mode=False); "
-        "print(sorted({'torch', 'spacy', 'open_clip'} & set(sys.modules)), file=sys.stderr)"
-    )
-    done = subprocess.run([sys.executable, "-c", probe, str(index)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) and done.stderr.strip().endswith("[]")
+    hits, imported = cold_query(index, "a sign that reads Quilmo")
+    assert hits and imported == []
 
 
 def test_not_a_run_directory_is_a_clear_error(tmp_path):
