@@ -55,64 +55,95 @@ def evaluate(
     rerank_beta: Annotated[
         float | None, typer.Option(min=0.0, help="Weight of the reference score (default: the run's, from val).")
     ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="words: word retrieval (one word per query, AP over every image, mAP) on any folder with "
+            "ground-truth words. Default: the benchmark card's protocol."
+        ),
+    ] = None,
+    queries: Annotated[
+        str | None,
+        typer.Option(
+            help="Word retrieval queries: all (every ground-truth word) or N (the N words in the most images). "
+            "Default: the benchmark's rule (SVT: every word; ICDAR 2015: MSTAR's top 100)."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate under the benchmark's published protocol (from its benchmark.json, see docs/datasets.md).
 
     CTC/COCO/Flickr30K/TextCaps and the news sets: R@1/5/10 both ways and rSum. Person sets,
     CUB and Flowers: Rank-1/5/10, mAP and mINP by identity. Other folders: R@K, plus the
-    identity metrics when every image has an object_id."""
+    identity metrics when every image has an object_id. SVT and ICDAR 2015: word retrieval mAP,
+    each query word ranked as `hopid query WORD` ranks it, with a real OCR engine's words."""
     import polars as pl
 
-    from hopid.data.dataset import Dataset
+    from hopid.data.dataset import GROUNDTRUTH_ENGINE, Dataset
     from hopid.data.schema import SPLITS, table_path, write_table
     from hopid.errors import HopidError
     from hopid.eval.evaluate import evaluate as run
+    from hopid.eval.evaluate import evaluate_words, real_ocr_engine
+    from hopid.eval.protocols import WORDS, plan
     from hopid.models.factory import load_encoder
     from hopid.models.spec import parse_model_spec
 
     if split not in SPLITS:
         raise HopidError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
+    if protocol not in (None, WORDS):
+        raise HopidError(f"--protocol {protocol!r}: choose {WORDS} (or leave it out for the benchmark's own)")
     parse_model_spec(model)  # a wrong --model fails before any work
-    data = Dataset.open(dataset)
+    data = Dataset.open(dataset, need_captions=False)
+    words = protocol == WORDS or plan(data.benchmark(), subset, folds).protocol == WORDS
+    if words and (subset or folds or rerank):
+        raise HopidError("word retrieval ranks every image of the split: --subset, --folds and --rerank do not apply")
+    if queries is not None and not words:
+        raise HopidError("--queries is for word retrieval (SVT, ICDAR 2015 or --protocol words)")
     encoder = load_encoder(model)
     with progress_bar() as update:
-        if encoder.needs_ocr and not table_path(dataset, "ocr").is_file():
+        present = data.ocr_engines()
+        missing = real_ocr_engine(data, None) not in present if words else encoder.needs_ocr and not present
+        if missing and ocr_engine is None:
             from hopid.ocr.registry import DEFAULT_ENGINE
             from hopid.ocr.stage import ocr_dataset
 
-            err.print(f"the model reads scene text and {dataset} has none yet: reading it with {DEFAULT_ENGINE}")
+            err.print(f"{dataset} has no scene text read by an OCR engine yet: reading it with {DEFAULT_ENGINE}")
             ocr_dataset(data, DEFAULT_ENGINE, progress=lambda d, t: update("ocr", d, t))
-        result = run(
-            data,
-            encoder,
-            split=split,
-            subset=subset,
-            folds=folds,
-            dense_only=dense_only,
-            ocr_engine=ocr_engine,
-            alpha=alpha,
-            rerank=rerank,
-            rerank_k=rerank_k,
-            rerank_beta=rerank_beta,
-            progress=update,
-        )
+        options = {"split": split, "dense_only": dense_only, "ocr_engine": ocr_engine, "alpha": alpha}
+        if words:
+            result = evaluate_words(data, encoder, queries=queries, progress=update, **options)
+        else:
+            extra = {"subset": subset, "folds": folds, "rerank": rerank, "rerank_k": rerank_k}
+            result = run(data, encoder, rerank_beta=rerank_beta, progress=update, **options, **extra)
     label = result.plan.label
     target = out_dir or dataset / "eval" / (f"{split}-{label}" if label else split)
     title = (
         f"{split} split of {dataset}{f' ({label})' if label else ''}: {result.plan.protocol} protocol, "
         + ("dense only" if dense_only else "fused")
         + (f", {rerank} re-ranking" if rerank else "")
+        + (f", OCR by {result.ocr_engine}" if result.ocr_engine else "")
     )
+    if result.ocr_engine == GROUNDTRUTH_ENGINE:
+        err.print("[yellow]note:[/] ranked with the GROUND-TRUTH words, not an OCR engine: an upper bound")
     metrics = pl.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())}).with_columns(
-        split=pl.lit(split), model=pl.lit(model), protocol=pl.lit(result.plan.protocol), subset=pl.lit(label or None)
+        split=pl.lit(split),
+        model=pl.lit(model),
+        protocol=pl.lit(result.plan.protocol),
+        subset=pl.lit(label or None),
+        ocr_engine=pl.lit(result.ocr_engine),
     )
     write_table(metrics, table_path(target, "metrics"), "metrics")
     write_table(result.per_query, table_path(target, "per_query"), "per_query")
     if len(result.errors):
         result.errors.save(dataset)
         err.print(f"[yellow]{len(result.errors)} image(s) unreadable[/]: see {dataset / 'errors.parquet'}")
+    shown = result.metrics
+    if words:  # mAP as a fraction in JSON and Parquet (like the identity protocol's), in percent in the table
+        shown = {"mAP %": 100 * shown["map"], "ocr engine": result.ocr_engine}
     if as_json:
-        print_json(result.metrics)
-        err.print(summary_table(title, result.metrics))
+        found = result.metrics
+        if words:
+            found = {"map": found["map"], "queries": int(found["queries"]), "ocr_engine": result.ocr_engine}
+        print_json(found)
+        err.print(summary_table(title, shown))
     else:
-        out.print(summary_table(title, result.metrics | result.counts))
+        out.print(summary_table(title, shown | result.counts))

@@ -101,6 +101,8 @@ BENCHMARKS = {
     "n24news": "N24News (nytimes_dataset.json or its train/dev/test JSONs); headline, abstract, body as context.",
     "goodnews": "GoodNews (captioning_dataset.json, img_splits.json); the article as context.",
     "visualnews": "VisualNews (origin/data.json); the article text as context.",
+    "svt": "Street View Text (train.xml, test.xml; images by file name); the tagged words as ground-truth OCR.",
+    "icdar15": "ICDAR 2015 (gt_img_N.txt files or PaddleOCR label files); legible words as ground-truth OCR.",
 }
 
 

@@ -53,6 +53,11 @@ class Dataset:
         captions = self.captions.filter(pl.col("image_id").is_in(images["image_id"].implode()))
         return images, captions
 
+    def ocr_engines(self) -> list[str]:
+        """The engines with rows in ``ocr.parquet`` (sorted; empty without one)."""
+        ocr = read_optional(table_path(self.root, "ocr"), "ocr")
+        return sorted(ocr["engine"].unique().to_list())
+
     def ocr(self, engine: str | None = None) -> pl.DataFrame:
         """OCR rows of one engine: ``engine`` if given, else the only one present, else the
         default OCR engine, else ground truth."""

@@ -41,12 +41,19 @@ def shape_score(text: str, word: Word) -> float:
     return 0.0
 
 
+def quoted_spans(text: str) -> list[tuple[int, int]]:
+    """The character spans of quoted strings (inside the quotes)."""
+    spans = []
+    for match in QUOTED.finditer(text):
+        group = next(g for g in range(1, 5) if match.group(g) is not None)
+        spans.append(match.span(group))
+    return spans
+
+
 def quoted_entities(text: str) -> list[Entity]:
     """Quoted strings that hold at least one non-stop-word."""
     found = []
-    for match in QUOTED.finditer(text):
-        group = next(g for g in range(1, 5) if match.group(g) is not None)
-        start, end = match.span(group)
+    for start, end in quoted_spans(text):
         inner = text[start:end]
         stripped = inner.strip()
         start += len(inner) - len(inner.lstrip())

@@ -12,8 +12,8 @@ from hopid.data.dataset import Dataset
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.errors import HopidError
-from hopid.eval.metrics import caption_protocol, i2t_ranks, identity_protocol, t2i_ranks
-from hopid.eval.protocols import GENERIC, IDENTITY, Plan, plan
+from hopid.eval.metrics import caption_protocol, i2t_ranks, identity_protocol, rank_of, t2i_ranks
+from hopid.eval.protocols import GENERIC, IDENTITY, WORDS, Plan, plan
 from hopid.search.fusion import fuse
 from hopid.search.lexical import LexicalIndex, query_terms
 
@@ -27,6 +27,7 @@ class EvalResult:
     counts: dict[str, int]
     plan: Plan
     errors: ErrorLog = field(default_factory=lambda: ErrorLog("eval"))
+    ocr_engine: str | None = None  # whose OCR words the scene-text score used
 
 
 def caption_entity_spans(dataset: Dataset, captions: pl.DataFrame) -> list[list[tuple[int, int]]]:
@@ -230,3 +231,77 @@ def _per_query(scores: np.ndarray, caption_image: np.ndarray, image_ids: list[st
             "top1_id": [image_ids[i] for i in top_image] + [caption_ids[i] for i in top_caption],
         }
     )
+
+
+def real_ocr_engine(dataset: Dataset, engine: str | None) -> str | None:
+    """The OCR engine whose words ``hopid eval`` ranks with: ``engine`` when given, else the
+    default engine's rows, else the only real engine present; never ground truth unless asked."""
+    from hopid.data.dataset import GROUNDTRUTH_ENGINE
+    from hopid.ocr.registry import DEFAULT_ENGINE
+
+    if engine is not None:
+        return engine
+    present = [e for e in dataset.ocr_engines() if e != GROUNDTRUTH_ENGINE]
+    return DEFAULT_ENGINE if DEFAULT_ENGINE in present or not present else present[0]
+
+
+def evaluate_words(
+    dataset: Dataset,
+    encoder,
+    *,
+    split: str | None = "test",
+    queries: str | None = None,
+    ocr_engine: str | None = None,
+    dense_only: bool = False,
+    alpha: float | None = None,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Word retrieval (:mod:`hopid.eval.words`): each query word is ranked against every image of
+    the split exactly as ``hopid query WORD`` ranks it (dense score fused with the scene-text
+    score of the engine's OCR words), and scored by AP against the ground-truth words."""
+    from hopid.data.dataset import GROUNDTRUTH_ENGINE
+    from hopid.eval.words import average_precision, build_queries, query_rule
+    from hopid.search.searcher import query_entity_spans
+
+    images, _ = dataset.split(split)
+    image_ids = images["image_id"].to_list()
+    if GROUNDTRUTH_ENGINE not in dataset.ocr_engines():
+        raise HopidError(
+            f"{dataset.root}: word retrieval needs the ground-truth words (OCR engine {GROUNDTRUTH_ENGINE!r}); "
+            "prepare the folder with `hopid prepare svt|icdar15`"
+        )
+    truth = dataset.ocr(GROUNDTRUTH_ENGINE)
+    words_of: dict[str, list[str]] = {}
+    for image_id, text in truth.select("image_id", "text").iter_rows():
+        words_of.setdefault(image_id, []).append(text)
+    rule, top = query_rule(dataset.benchmark(), queries)
+    found = build_queries(image_ids, words_of, rule, top)
+    if not found:
+        raise HopidError(f"{dataset.root}: split {split!r} has no ground-truth words to query")
+    engine = real_ocr_engine(dataset, ocr_engine)
+    ocr = dataset.ocr(engine)
+    errors = ErrorLog("eval")
+    image_vectors = embed_images(encoder, dataset, images, errors, progress, ocr=ocr)
+    texts = [q.word for q in found]
+    dense = embed_texts(encoder, texts, progress) @ image_vectors.T
+    if not dense_only:
+        lexical = LexicalIndex.from_table(image_ids, ocr)
+        spans = query_entity_spans(encoder, texts)
+        weight = encoder.fusion_alpha if alpha is None else alpha
+        for row, (text, span) in enumerate(zip(texts, spans, strict=True)):
+            dense[row] = fuse(dense[row], lexical.score(query_terms(text, span)).scores, weight)
+    precisions = [average_precision(dense[row], q.relevant) for row, q in enumerate(found)]
+    per_query = pl.DataFrame(
+        {
+            "direction": ["t2i"] * len(found),
+            "query_id": texts,
+            "first_hit_rank": [rank_of(dense[row], np.asarray(q.relevant)) for row, q in enumerate(found)],
+            "top1_id": [image_ids[i] for i in dense.argmax(axis=1)],
+            "query": texts,
+            "n_relevant": [len(q.relevant) for q in found],
+            "ap": precisions,
+        }
+    )
+    metrics = {"map": float(np.mean(precisions)), "queries": float(len(found))}
+    counts = {"images": images.height, "queries": len(found), "errors": len(errors)}
+    return EvalResult(metrics, per_query, counts, Plan(WORDS, None, None, ""), errors, engine)

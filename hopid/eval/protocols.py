@@ -15,6 +15,7 @@ from hopid.errors import HopidError
 CAPTIONS = "5-captions-per-image"  # CTC / COCO / Flickr30K / TextCaps: R@K both ways, rSum
 IDENTITY = "identity"  # person retrieval, CUB, Flowers: Rank-K (CMC), mAP, mINP
 NEWS = "captions-per-image"  # news sets: one caption per image, R@K both ways
+WORDS = "words"  # SVT / ICDAR 2015 word retrieval: one word per query, AP over every image, mAP
 GENERIC = "generic"  # no benchmark card: caption R@K, plus identity metrics when object ids exist
 
 
@@ -46,6 +47,8 @@ PROTOCOLS: dict[str, Protocol] = {
     "n24news": Protocol(NEWS),
     "goodnews": Protocol(NEWS),
     "visualnews": Protocol(NEWS),
+    "svt": Protocol(WORDS),
+    "icdar15": Protocol(WORDS),
 }
 
 

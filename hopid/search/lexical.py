@@ -18,13 +18,15 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
-from hopid.entities.text import STOPWORDS, Word, content_words, fold, fuzzy_match, min_similarity
+from hopid.entities.rules import quoted_spans
+from hopid.entities.text import STOPWORDS, Word, fold, fuzzy_match, min_similarity, words
 
 ENTITY_WEIGHT = 1.0
 PLAIN_WEIGHT = 0.5
 JOIN_SIMILARITY = 0.9  # a query word joined with its neighbour must match almost exactly
 PART_MIN_LENGTH = 5  # words this long are also found inside longer OCR tokens ("coronavirusinfection")
 PART_SIMILARITY = 0.9  # ... when partial_ratio reaches this; such a find scores this much
+SHORT_QUERY_WORDS = 2  # a query this short is searched word for word, stop-words included
 SHOWN_PART_LENGTH = 4  # shown as matched: a query word this long inside an OCR word, or the reverse
 
 
@@ -71,9 +73,21 @@ def ocr_word_matches(word: str, matched: Sequence[str]) -> bool:
     return False
 
 
+def searched_words(text: str) -> list[Word]:
+    """The words of a query that are looked up in OCR: its content words, but every word of a
+    query of one or two words ("the", "exit here"), of a quoted phrase, or of a query made of
+    stop-words only, since a user who types just those means them."""
+    every = words(text)
+    if len(every) <= SHORT_QUERY_WORDS:
+        return every
+    quoted = quoted_spans(text)
+    kept = [w for w in every if w.key not in STOPWORDS or any(s <= w.start < e for s, e in quoted)]
+    return kept or every
+
+
 def query_terms(text: str, entity_spans: Sequence[tuple[int, int]] = ()) -> list[QueryTerm]:
-    """The content words of ``text``; words overlapping an entity span get the entity weight."""
-    found: list[Word] = content_words(text)
+    """The searched words of ``text``; words overlapping an entity span get the entity weight."""
+    found: list[Word] = searched_words(text)
     terms = []
     for i, word in enumerate(found):
         keys = [word.key]

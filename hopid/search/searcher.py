@@ -72,6 +72,18 @@ def check_query(text: str) -> str:
     return text
 
 
+def query_entity_spans(encoder, texts: list[str], tagger=None) -> list[list[tuple[int, int]]]:
+    """The inferred entity spans of each query: a trained run's own tagger unless ``tagger`` is
+    given, else the given tagger, else the rules (what every text search and ``hopid eval`` use)."""
+    if tagger is None and hasattr(encoder, "entities"):
+        found = encoder.entities(texts)  # a trained run's own tagger, already run for its vector
+    else:
+        from hopid.entities.infer import infer_texts
+
+        found = infer_texts(texts, tagger)
+    return [[(e.start, e.end) for e in entities] for entities in found]
+
+
 class Searcher:
     """An opened index with its model; cheap to query many times."""
 
@@ -140,13 +152,7 @@ class Searcher:
         return found
 
     def entity_spans(self, text: str) -> list[tuple[int, int]]:
-        if self.tagger is None and hasattr(self.encoder, "entities"):
-            found = self.encoder.entities([text])[0]  # a trained run's own tagger, already run for its vector
-        else:
-            from hopid.entities.infer import infer_texts
-
-            found = infer_texts([text], self.tagger)[0]
-        return [(e.start, e.end) for e in found]
+        return query_entity_spans(self.encoder, [text], self.tagger)[0]
 
     def _rank(
         self, query_vector: np.ndarray, k: int, lexical=None, alpha: float = DEFAULT_ALPHA, rerank: str | None = None

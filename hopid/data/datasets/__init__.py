@@ -13,9 +13,11 @@ from pathlib import Path
 from hopid.data.datasets.base import Collected
 from hopid.data.datasets.ctc import convert_ctc
 from hopid.data.datasets.finegrained import convert_finegrained
+from hopid.data.datasets.icdar15 import convert_icdar15
 from hopid.data.datasets.karpathy import convert_karpathy
 from hopid.data.datasets.news import convert_goodnews, convert_n24news, convert_visualnews
 from hopid.data.datasets.pedes import convert_pedes
+from hopid.data.datasets.svt import convert_svt
 from hopid.data.datasets.textcaps import convert_textcaps
 from hopid.errors import HopidError
 
@@ -34,6 +36,8 @@ CONVERTERS: dict[str, Converter] = {
     "n24news": convert_n24news,
     "goodnews": convert_goodnews,
     "visualnews": convert_visualnews,
+    "svt": convert_svt,
+    "icdar15": convert_icdar15,
 }
 
 OCR_RELEASES = ("ctc",)

@@ -1,0 +1,73 @@
+"""The word-retrieval protocol: query rules of the literature, AP by hand, short queries searched whole."""
+
+import numpy as np
+import pytest
+
+from hopid.errors import HopidError
+from hopid.eval.words import average_precision, build_queries, mstar_words, query_rule, svt_words
+from hopid.search.lexical import LexicalIndex, query_terms
+
+
+def test_average_precision_by_hand():
+    # ranked: 0 (0.9), 1 (0.8), 2 (0.7), 3 (0.6); relevant at ranks 2 and 4: (1/2 + 2/4) / 2
+    assert average_precision(np.array([0.9, 0.8, 0.7, 0.6]), [1, 3]) == pytest.approx(0.5)
+    # relevant at ranks 1 and 3: (1/1 + 2/3) / 2
+    assert average_precision(np.array([0.9, 0.1, 0.5]), [0, 1]) == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_average_precision_ties_count_against_the_query():
+    assert average_precision(np.zeros(4), [2]) == pytest.approx(0.25)
+    # one irrelevant image tied with the relevant one ranks above it, a lower one does not
+    assert average_precision(np.array([0.5, 0.5, 0.1]), [1]) == pytest.approx(0.5)
+
+
+def test_mstar_rule_lowercases_drops_characters_splits_and_keeps_three_letters():
+    assert mstar_words("Genaxis Theatre") == ["genaxis", "theatre"]
+    assert mstar_words("EXIT!") == ["exit"]
+    assert mstar_words("AT&T") == ["att"]  # "&" is dropped, not a separator: MSTAR's rule
+    assert mstar_words("$5.99 to go") == ["599"]
+    assert mstar_words("###") == []
+    assert svt_words("LIVING") == ["living"] and svt_words("###") == []
+
+
+def test_queries_rank_by_image_count_then_alphabetically_and_top_cuts():
+    words_of = {
+        "a": ["EXIT", "The End"],
+        "b": ["exit", "Bus"],
+        "c": ["Exit.", "bus", "end"],
+        "d": [],  # an image without words is still ranked
+    }
+    queries = build_queries(["a", "b", "c", "d"], words_of, "mstar", None)
+    assert [(q.word, q.relevant) for q in queries] == [
+        ("exit", (0, 1, 2)),
+        ("bus", (1, 2)),
+        ("end", (0, 2)),
+        ("the", (0,)),
+    ]
+    assert [q.word for q in build_queries(["a", "b", "c", "d"], words_of, "mstar", 2)] == ["exit", "bus"]
+    # SVT keeps the word as annotated, lower-cased: "exit." stays apart from "exit"
+    svt = build_queries(["a", "b", "c"], words_of, "svt", None)
+    assert [(q.word, q.relevant) for q in svt][:3] == [("bus", (1, 2)), ("exit", (0, 1)), ("end", (2,))]
+
+
+def test_query_rule_defaults_and_choices():
+    assert query_rule("icdar15", None) == ("mstar", 100)
+    assert query_rule("icdar15", "all") == ("mstar", None)
+    assert query_rule("svt", None) == ("svt", None)
+    assert query_rule(None, "20") == ("mstar", 20)
+    with pytest.raises(HopidError, match="--queries"):
+        query_rule("svt", "most")
+
+
+def test_one_or_two_word_queries_and_quotes_keep_stop_words():
+    assert [t.word for t in query_terms("the")] == ["the"]
+    assert [t.word for t in query_terms("exit here")] == ["exit", "here"]
+    assert [t.word for t in query_terms("a sign by the road")] == ["road"]
+    assert [t.word for t in query_terms('shop called "for you"')] == ["shop", "called", "for", "you"]
+    assert [t.word for t in query_terms("all of the more")] == ["all", "of", "the", "more"]  # nothing else to search
+
+
+def test_a_stop_word_query_finds_the_image_that_shows_it():
+    lexical = LexicalIndex.from_tokens(3, [0, 1, 2], ["THE", "then", "cafe"], [0, 0, 0])
+    scores = lexical.score(query_terms("the")).scores
+    assert scores.argmax() == 0 and scores[1] == 0.0 and scores[2] == 0.0
