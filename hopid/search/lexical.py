@@ -10,6 +10,7 @@ is the weighted share of the query's findable words that the image contains: 0..
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,15 @@ PLAIN_WEIGHT = 0.5
 JOIN_SIMILARITY = 0.9  # a query word joined with its neighbour must match almost exactly
 PART_MIN_LENGTH = 5  # words this long are also found inside longer OCR tokens ("coronavirusinfection")
 PART_SIMILARITY = 0.9  # ... when partial_ratio reaches this; such a find scores this much
+AFFIX_MIN_LENGTH = 3  # words this long are also found at the start or end of a longer OCR token ...
+AFFIX_SIMILARITY = 0.7  # ... scoring below any whole-word match
+CONFIDENCE_WEIGHT = 0.1  # a match's score falls by this share of the OCR engine's doubt in the word
+LEXICAL_FORMAT = 2  # lexical.npz layout: 2 added the words inside glued tokens and confidences
 SHORT_QUERY_WORDS = 2  # a query this short is searched word for word, stop-words included
 SHOWN_PART_LENGTH = 4  # shown as matched: a query word this long inside an OCR word, or the reverse
+
+
+WORD_PIECE = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,35 @@ class LexicalScores:
 def _contains(sorted_rows: np.ndarray, row: int) -> bool:
     at = int(np.searchsorted(sorted_rows, row))
     return at < len(sorted_rows) and int(sorted_rows[at]) == row
+
+
+def token_parts(text: str) -> list[str]:
+    """The folded words glued inside one OCR token (none when it holds only one): split at
+    punctuation, between letters and digits, and at a change to capitals ("BlueCollar",
+    "ShopSDine" -> "shop", "s", "dine"; "FOR$128NETT" -> "for", "128", "nett")."""
+    parts = [part for piece in WORD_PIECE.findall(text) for part in _glued(piece)]
+    folded = [key for key in (fold(part) for part in parts) if key]
+    return folded if len(folded) > 1 else []
+
+
+def _glued(piece: str) -> list[str]:
+    """``piece`` (letters and digits only) cut between letters and digits, before a capital that
+    follows a lower-case letter, and before the last capital of a run followed by lower case."""
+    parts: list[str] = []
+    start = 0
+    for i in range(1, len(piece)):
+        before, here = piece[i - 1], piece[i]
+        digit_change = before.isdigit() != here.isdigit()
+        camel = before.islower() and here.isupper()
+        capitals_end = before.isupper() and here.islower() and i - 1 > start
+        if digit_change or camel:
+            parts.append(piece[start:i])
+            start = i
+        elif capitals_end:
+            parts.append(piece[start : i - 1])
+            start = i - 1
+    parts.append(piece[start:])
+    return parts
 
 
 def ocr_word_matches(word: str, matched: Sequence[str]) -> bool:
@@ -108,39 +145,72 @@ class LexicalIndex:
     gallery. ``save``/``load`` keep it beside an index (``lexical.npz``), built once.
     """
 
-    def __init__(self, n_images: int, vocabulary: Sequence[str], vocab_start: np.ndarray, vocab_rows: np.ndarray):
+    def __init__(
+        self,
+        n_images: int,
+        vocabulary: Sequence[str],
+        vocab_start: np.ndarray,
+        vocab_rows: np.ndarray,
+        vocab_confidence: np.ndarray | None = None,
+    ):
         self.n_images = n_images
         self.vocabulary = list(vocabulary)
         self.vocab_start = np.asarray(vocab_start, dtype=np.int64)
         self.vocab_rows = np.asarray(vocab_rows, dtype=np.int64)
+        # the OCR engine's best confidence in each (word, row) pair, aligned with vocab_rows
+        confidence = np.ones(len(self.vocab_rows)) if vocab_confidence is None else vocab_confidence
+        self.vocab_confidence = np.asarray(confidence, dtype=np.float32)
         self.vocab_lengths = np.asarray([len(key) for key in self.vocabulary], dtype=np.int64)
+        self.vocab_array = np.asarray(self.vocabulary, dtype=np.str_)
         self.vocab_thresholds = np.asarray([min_similarity(key) for key in self.vocabulary], dtype=np.float32)
 
     @classmethod
     def from_tokens(
-        cls, n_images: int, token_rows: Sequence[int], token_texts: Sequence[str], token_order: Sequence[int]
+        cls,
+        n_images: int,
+        token_rows: Sequence[int],
+        token_texts: Sequence[str],
+        token_order: Sequence[int],
+        token_confidences: Sequence[float] | None = None,
     ) -> LexicalIndex:
-        """``token_rows[i]`` is the gallery row of OCR word ``token_texts[i]``; ``token_order`` its reading order."""
-        keys = [fold(text) for text in token_texts]
+        """``token_rows[i]`` is the gallery row of OCR word ``token_texts[i]``; ``token_order`` its
+        reading order, ``token_confidences`` the engine's confidence in it (default 1)."""
+        confidences = [1.0] * len(token_texts) if token_confidences is None else list(token_confidences)
         rows = np.asarray(token_rows, dtype=np.int64)
         order = np.lexsort((np.asarray(token_order, dtype=np.int64), rows))
-        entries: list[tuple[int, str]] = [(int(rows[i]), keys[i]) for i in order if keys[i]]
+        tokens = [(int(rows[i]), fold(token_texts[i]), float(confidences[i]), token_texts[i]) for i in order]
+        tokens = [token for token in tokens if token[1]]
+        entries: list[tuple[int, str, float]] = [(row, key, conf) for row, key, conf, _ in tokens]
         # adjacent OCR words of the same image, joined: "Harbour" "Front" -> "harbourfront"
-        for (row_a, key_a), (row_b, key_b) in zip(entries, entries[1:], strict=False):
+        for (row_a, key_a, conf_a, _), (row_b, key_b, conf_b, _) in zip(tokens, tokens[1:], strict=False):
             if row_a == row_b:
-                entries.append((row_a, key_a + key_b))
-        vocabulary = sorted({key for _, key in entries})
+                entries.append((row_a, key_a + key_b, min(conf_a, conf_b)))
+        # the words inside glued OCR tokens: "Shop&Dine" -> "shop", "dine"; "10%OFF" -> "10", "off"
+        for row, _, conf, text in tokens:
+            parts = token_parts(text)
+            entries += [(row, part, conf) for part in parts]
+            entries += [(row, a + b, conf) for a, b in zip(parts, parts[1:], strict=False)]
+        vocabulary = sorted({key for _, key, _ in entries})
         position = {key: i for i, key in enumerate(vocabulary)}
-        pairs = np.unique(
-            np.asarray([(position[key], row) for row, key in entries], dtype=np.int64).reshape(-1, 2), axis=0
-        )
-        counts = np.bincount(pairs[:, 0], minlength=len(vocabulary))
+        words = np.asarray([position[key] for _, key, _ in entries], dtype=np.int64)
+        where = np.asarray([row for row, _, _ in entries], dtype=np.int64)
+        conf = np.asarray([c for _, _, c in entries], dtype=np.float32)
+        order = np.lexsort((-conf, where, words))  # by word, row, most confident first
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (words[order][1:] != words[order][:-1]) | (where[order][1:] != where[order][:-1])
+        keep = order[first]
+        counts = np.bincount(words[keep], minlength=len(vocabulary))
         start = np.concatenate([[0], np.cumsum(counts)])
-        return cls(n_images, vocabulary, start, pairs[:, 1])
+        return cls(n_images, vocabulary, start, where[keep], conf[keep])
 
     @classmethod
     def from_ocr(
-        cls, image_ids: Sequence[str], ocr_image_ids: Sequence[str], texts: Sequence[str], order: Sequence[int]
+        cls,
+        image_ids: Sequence[str],
+        ocr_image_ids: Sequence[str],
+        texts: Sequence[str],
+        order: Sequence[int],
+        confidences: Sequence[float] | None = None,
     ) -> LexicalIndex:
         """Build from OCR rows; OCR of images outside ``image_ids`` is ignored."""
         row_of = {image_id: row for row, image_id in enumerate(image_ids)}
@@ -150,28 +220,36 @@ class LexicalIndex:
             [row_of[ocr_image_ids[i]] for i in keep],
             [texts[i] for i in keep],
             [order[i] for i in keep],
+            None if confidences is None else [confidences[i] for i in keep],
         )
 
     @classmethod
     def from_table(cls, image_ids: Sequence[str], ocr) -> LexicalIndex:
         """Build from an ``ocr`` table (polars) of the images ``image_ids``."""
-        return cls.from_ocr(image_ids, ocr["image_id"].to_list(), ocr["text"].to_list(), ocr["token_index"].to_list())
+        columns = [ocr[name].to_list() for name in ("image_id", "text", "token_index", "confidence")]
+        return cls.from_ocr(image_ids, *columns)
 
     def save(self, path: str) -> None:
         """Write the arrays to ``path`` (numpy's npz, no pickled objects)."""
         with open(path, "wb") as handle:
             np.savez(
                 handle,
+                format=np.int64(LEXICAL_FORMAT),
                 n_images=np.int64(self.n_images),
                 vocabulary=np.asarray(self.vocabulary, dtype=np.str_),
                 vocab_start=self.vocab_start,
                 vocab_rows=self.vocab_rows,
+                vocab_confidence=self.vocab_confidence,
             )
 
     @classmethod
-    def load(cls, path: str | Path) -> LexicalIndex:
+    def load(cls, path: str | Path) -> LexicalIndex | None:
+        """The saved tables, or None when they were written in an older format (rebuild them)."""
         with np.load(path, allow_pickle=False) as saved:
-            return cls(int(saved["n_images"]), saved["vocabulary"].tolist(), saved["vocab_start"], saved["vocab_rows"])
+            if "format" not in saved.files or int(saved["format"]) != LEXICAL_FORMAT:
+                return None
+            arrays = (saved[name] for name in ("vocab_start", "vocab_rows", "vocab_confidence"))
+            return cls(int(saved["n_images"]), saved["vocabulary"].tolist(), *arrays)
 
     def _vocab_similarity(self, key: str, joined: bool) -> np.ndarray:
         """Similarity of ``key`` to every vocabulary word, 0 where below the needed threshold."""
@@ -181,6 +259,11 @@ class LexicalIndex:
         else:
             needed = np.where(self.vocab_lengths < len(key), self.vocab_thresholds, np.float32(min_similarity(key)))
         sims[sims < needed] = 0.0
+        if not joined and len(key) >= AFFIX_MIN_LENGTH:  # glued at the start or end: "DAYSINN" holds "days", "inn"
+            affix = (self.vocab_lengths > len(key)) & (
+                np.char.startswith(self.vocab_array, key) | np.char.endswith(self.vocab_array, key)
+            )
+            sims[affix] = np.maximum(sims[affix], np.float32(AFFIX_SIMILARITY))
         if not joined and len(key) >= PART_MIN_LENGTH:
             longer = np.flatnonzero(self.vocab_lengths > len(key))
             if len(longer):
@@ -204,7 +287,12 @@ class LexicalIndex:
         counts = self.vocab_start[hits + 1] - self.vocab_start[hits]
         spans = [self.vocab_rows[self.vocab_start[v] : self.vocab_start[v + 1]] for v in hits]
         rows = np.concatenate(spans) if spans else np.zeros(0, np.int64)
-        sims = np.repeat(vocab_best[hits], counts)
+        confidence = (
+            np.concatenate([self.vocab_confidence[self.vocab_start[v] : self.vocab_start[v + 1]] for v in hits])
+            if len(hits)
+            else np.zeros(0, np.float32)
+        )
+        sims = np.repeat(vocab_best[hits], counts) * (1 - np.float32(CONFIDENCE_WEIGHT) * (1 - confidence))
         order = np.lexsort((-sims, rows))  # by row, best first
         rows, sims = rows[order], sims[order]
         first = np.ones(len(rows), dtype=bool)

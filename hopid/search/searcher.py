@@ -133,7 +133,7 @@ class Searcher:
         saved = self.index_dir / LEXICAL_FILE
         if saved.is_file():
             lexical = LexicalIndex.load(saved)
-            if lexical.n_images == len(self.paths):
+            if lexical is not None and lexical.n_images == len(self.paths):
                 return lexical
         return LexicalIndex.from_table(self.paths, self.ocr)
 
