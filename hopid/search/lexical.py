@@ -96,14 +96,20 @@ def _glued(piece: str) -> list[str]:
 
 def ocr_word_matches(word: str, matched: Sequence[str]) -> bool:
     """Whether an OCR word stands for one of the query words that matched its image (for
-    display): alike, holding a query word ("CocaCola" for "cola"), or part of a joined one
-    ("Harbour" for "harbourfront"); a stop-word never does."""
+    display): alike, holding a query word ("CocaCola" for "cola", "DAYSINN" for "inn"), or part
+    of a joined one ("Harbour" for "harbourfront"); a stop-word only when it was searched itself."""
     key = fold(word)
-    if not key or key in STOPWORDS:
+    if not key:
         return False
     for query_word in matched:
         other = fold(query_word)
+        if key in STOPWORDS and key != other:
+            continue
         if fuzzy_match(key, other) or (len(other) >= SHOWN_PART_LENGTH and other in key):
+            return True
+        if len(other) >= AFFIX_MIN_LENGTH and (
+            key.startswith(other) or key.endswith(other) or other in token_parts(word)
+        ):
             return True
         if len(key) >= SHOWN_PART_LENGTH and len(other) > len(key) and (other.startswith(key) or other.endswith(key)):
             return True
