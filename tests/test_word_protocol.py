@@ -106,3 +106,13 @@ def test_saved_tables_round_trip_and_an_old_format_is_rebuilt(tmp_path):
         tmp_path / "old.npz", n_images=np.int64(2), vocabulary=np.asarray(["exit"]), vocab_start=[0, 1], vocab_rows=[1]
     )
     assert LexicalIndex.load(tmp_path / "old.npz") is None
+
+
+def test_one_wrong_letter_ranks_below_every_closer_match_and_short_words_stay_strict():
+    tokens = ["GET", "GFT", "GETAWAY", "cat"]
+    lexical = LexicalIndex.from_tokens(4, range(4), tokens, [0] * 4)
+    scores = lexical.score(query_terms("get")).scores
+    assert scores[0] > scores[2] > scores[1] > 0  # exact, then at the start of a word, then one letter off
+    assert scores[3] == 0.0  # two letters off: no match at all
+    two_letters = LexicalIndex.from_tokens(2, [0, 1], ["to", "ta"], [0, 0])
+    assert np.flatnonzero(two_letters.score(query_terms("to")).scores).tolist() == [0]

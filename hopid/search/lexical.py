@@ -29,6 +29,9 @@ PART_MIN_LENGTH = 5  # words this long are also found inside longer OCR tokens (
 PART_SIMILARITY = 0.9  # ... when partial_ratio reaches this; such a find scores this much
 AFFIX_MIN_LENGTH = 3  # words this long are also found at the start or end of a longer OCR token ...
 AFFIX_SIMILARITY = 0.7  # ... scoring below any whole-word match
+LOOSE_SIMILARITY = 0.65  # below the usual threshold but this alike: one letter wrong in a 3-letter word ...
+LOOSE_WEIGHT = 0.6  # ... scores its similarity times this, under every other kind of match
+LOOSE_MIN_LENGTH = 3
 CONFIDENCE_WEIGHT = 0.1  # a match's score falls by this share of the OCR engine's doubt in the word
 LEXICAL_FORMAT = 2  # lexical.npz layout: 2 added the words inside glued tokens and confidences
 SHORT_QUERY_WORDS = 2  # a query this short is searched word for word, stop-words included
@@ -264,7 +267,12 @@ class LexicalIndex:
             needed = np.float32(JOIN_SIMILARITY)
         else:
             needed = np.where(self.vocab_lengths < len(key), self.vocab_thresholds, np.float32(min_similarity(key)))
-        sims[sims < needed] = 0.0
+        # a looser likeness (one wrong letter in "GFT" for "get") counts for less than any other match
+        loose = (sims < needed) & (sims >= np.float32(LOOSE_SIMILARITY))
+        if joined or len(key) < LOOSE_MIN_LENGTH:
+            loose[:] = False
+        sims[loose] *= np.float32(LOOSE_WEIGHT)
+        sims[(sims < needed) & ~loose] = 0.0
         if not joined and len(key) >= AFFIX_MIN_LENGTH:  # glued at the start or end: "DAYSINN" holds "days", "inn"
             affix = (self.vocab_lengths > len(key)) & (
                 np.char.startswith(self.vocab_array, key) | np.char.endswith(self.vocab_array, key)
