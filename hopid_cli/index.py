@@ -23,6 +23,10 @@ def index(
         ),
     ] = "tiny",
     ocr_engine: Annotated[str | None, typer.Option(help="OCR engine (default: the measured best).")] = None,
+    ocr_quality: Annotated[
+        str,
+        typer.Option(help="fast, or best: rapidocr reads more boxes per image, slower (docs/benchmarks.md)."),
+    ] = "fast",
     index_dir: Annotated[
         Path | None, typer.Option("--index", help="Index directory (default: IMAGES_DIR/.hopid).")
     ] = None,
@@ -52,13 +56,15 @@ def index(
     from hopid.models.factory import load_encoder
     from hopid.models.spec import parse_model_spec
     from hopid.ocr.pool import default_workers
-    from hopid.ocr.registry import engine_problem
+    from hopid.ocr.registry import DEFAULT_ENGINE, engine_problem, engine_spec
 
     if not images_dir.is_dir():
         raise HopidError(f"{images_dir}: no such folder")
     parse_model_spec(model)
-    if ocr_engine and (problem := engine_problem(ocr_engine)):
-        raise HopidError(problem)
+    if ocr_engine or ocr_quality != "fast":
+        ocr_engine = engine_spec(ocr_engine or DEFAULT_ENGINE, ocr_quality)
+        if problem := engine_problem(ocr_engine):
+            raise HopidError(problem)
     if index_type not in ("auto", *INDEX_KINDS):
         raise HopidError(f"--index-type {index_type!r}: choose auto, {', '.join(INDEX_KINDS)}")
     parsed = parse_shard(shard) if shard else None

@@ -18,13 +18,20 @@ def ocr(
         str | None, typer.Option(help="rapidocr, easyocr or tesseract (default: the measured best).")
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: every usable core).")] = None,
+    quality: Annotated[
+        str,
+        typer.Option(
+            help="fast, or best: rapidocr reads more boxes per image (slower; docs/benchmarks.md). Rows of a "
+            "best reading go by the engine name rapidocr:best."
+        ),
+    ] = "fast",
 ) -> None:
     """OCR every image into ocr.parquet; resumable: a rerun reads only what is missing."""
     from hopid.data.dataset import Dataset
-    from hopid.ocr.registry import DEFAULT_ENGINE, engine_problem
+    from hopid.ocr.registry import DEFAULT_ENGINE, engine_problem, engine_spec
     from hopid.ocr.stage import ocr_dataset
 
-    engine = engine or DEFAULT_ENGINE
+    engine = engine_spec(engine or DEFAULT_ENGINE, quality)
     problem = engine_problem(engine)
     if problem:
         raise HopidError(problem)

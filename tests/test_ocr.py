@@ -12,8 +12,17 @@ from PIL import Image, ImageDraw, ImageFont
 
 from hopid.entities.text import fold
 from hopid.errors import HopidError
-from hopid.ocr.base import OcrWord, reading_order, split_line
-from hopid.ocr.registry import DEFAULT_ENGINE, ENGINES, create_engine, engine_problem
+from hopid.ocr.base import OcrWord, dedupe_words, reading_order, split_line
+from hopid.ocr.registry import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    QUALITIES,
+    cache_name,
+    create_engine,
+    engine_problem,
+    engine_spec,
+    split_spec,
+)
 
 WORDS = (("HELLO", (40, 60)), ("World", (380, 60)))
 SIZE = (640, 200)
@@ -107,6 +116,33 @@ def test_unknown_engine_is_a_hopid_error() -> None:
     assert "rapidocr" in (engine_problem("nope") or "")
     with pytest.raises(HopidError, match="unknown OCR engine"):
         create_engine("nope")
+
+
+def test_engine_specs_name_the_quality_and_the_cache_follows_the_revision() -> None:
+    from hopid.ocr.rapid import PASSES
+
+    assert set(PASSES) == set(QUALITIES)
+    assert engine_spec("rapidocr") == engine_spec("rapidocr", "fast") == "rapidocr"
+    assert engine_spec("rapidocr", "best") == "rapidocr:best" and split_spec("rapidocr:best") == ("rapidocr", "best")
+    assert cache_name("rapidocr") != cache_name("rapidocr:best") != cache_name("tesseract")
+    assert "offered by rapidocr only" in (engine_problem("tesseract:best") or "")
+    assert "choose one of fast, best" in (engine_problem("rapidocr:slowest") or "")
+
+
+def test_dedupe_keeps_the_confident_reading_and_every_different_one() -> None:
+    def at(text: str, confidence: float, left: float) -> OcrWord:
+        return OcrWord(text, confidence, (left, 0.1, left + 0.2, 0.1, left + 0.2, 0.2, left, 0.2))
+
+    words = [at("EXIT", 0.7, 0.10), at("Exit", 0.9, 0.11), at("EXTT", 0.8, 0.10), at("EXIT", 0.6, 0.6)]
+    kept = dedupe_words(words)
+    assert sorted((w.text, w.confidence) for w in kept) == [("EXIT", 0.6), ("EXTT", 0.8), ("Exit", 0.9)]
+
+
+def test_best_quality_reads_at_least_what_fast_reads(engines) -> None:
+    image, drawn = render()
+    fast, best = engines(DEFAULT_ENGINE), engines(engine_spec(DEFAULT_ENGINE, "best"))
+    assert_found(best.read(image), drawn)
+    assert {fold(w.text) for w in fast.read(image)} <= {fold(w.text) for w in best.read(image)}
 
 
 def test_registry_import_is_light() -> None:

@@ -35,6 +35,7 @@ from hopid.data.scan import ImageFile, content_hash, scan_images
 from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, table_path, write_table
 from hopid.errors import HopidError
 from hopid.index.choose import IndexPlan, build_faiss, plan_index, write_faiss
+from hopid.ocr.registry import cache_name
 from hopid.ocr.stage import failures, ocr_store, parts_to_ocr_table, run_ocr_parts
 
 Progress = Callable[[str, int, int], None]
@@ -221,7 +222,7 @@ def build_index(
         path_of_hash.setdefault(sha, path)
 
     ocr_parts = ocr_store(Path(ocr_cache) if ocr_cache else index_dir / "cache", engine)
-    vector_key = f"{encoder.fingerprint[:16]}-{engine}" if encoder.needs_ocr else encoder.fingerprint[:16]
+    vector_key = f"{encoder.fingerprint[:16]}-{cache_name(engine)}" if encoder.needs_ocr else encoder.fingerprint[:16]
     vector_parts = PartStore(index_dir / "cache" / f"vectors-{vector_key}", VECTOR_PART_SCHEMA)
     ocr_now = run_ocr_parts(
         [(sha, root / path) for sha, path in path_of_hash.items()],

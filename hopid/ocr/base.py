@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 _TOKEN = re.compile(r"\S+")
+SAME_PLACE_IOU = 0.5  # two boxes overlapping this much show the same word
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,27 @@ def split_line(text: str, quad: Sequence[Sequence[float]], confidence: float, wi
         sub = [top(start), top(end), bottom(end), bottom(start)]
         words.append(OcrWord(match.group(), _clip(float(confidence)), normalise_quad(sub, width, height)))
     return words
+
+
+def box_overlap(a: OcrWord, b: OcrWord) -> float:
+    """Intersection over union of two words' axis-aligned bounds."""
+    left, top = max(a.bounds[0], b.bounds[0]), max(a.bounds[1], b.bounds[1])
+    right, bottom = min(a.bounds[2], b.bounds[2]), min(a.bounds[3], b.bounds[3])
+    inter = max(0.0, right - left) * max(0.0, bottom - top)
+    area = [(w.bounds[2] - w.bounds[0]) * (w.bounds[3] - w.bounds[1]) for w in (a, b)]
+    union = area[0] + area[1] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def dedupe_words(words: Sequence[OcrWord], overlap: float = SAME_PLACE_IOU) -> list[OcrWord]:
+    """The words without repeats: of two readings of the same text in the same place (case
+    ignored), the more confident stays; different readings of one place all stay."""
+    kept: list[OcrWord] = []
+    for word in sorted(words, key=lambda w: -w.confidence):
+        same = word.text.casefold()
+        if not any(k.text.casefold() == same and box_overlap(k, word) >= overlap for k in kept):
+            kept.append(word)
+    return kept
 
 
 def reading_order(words: Sequence[OcrWord]) -> list[OcrWord]:

@@ -9,12 +9,70 @@ which is why the 3.x models are preferred (docs/ocr.md has the figures).
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from hopid.ocr.base import OcrWord, reading_order, rgb_array, split_line
+from hopid.errors import HopidError
+from hopid.ocr.base import OcrWord, dedupe_words, reading_order, rgb_array, split_line
+
+
+@dataclass(frozen=True)
+class BoxSetting:
+    """How text boxes are cut from the detector's probability map (DB post-processing):
+    pixels above ``thresh`` are text, boxes scoring below ``box_thresh`` are dropped, and each
+    box is grown by ``unclip_ratio``; ``dilate`` joins touching regions first."""
+
+    thresh: float
+    box_thresh: float
+    unclip_ratio: float
+    dilate: bool
+
+
+@dataclass(frozen=True)
+class DetectorPass:
+    """One run of the detector, on the image scaled so its short side is ``short_side`` pixels,
+    whose map is cut into boxes under every setting of ``cuts`` (all of them are read)."""
+
+    short_side: int
+    cuts: tuple[BoxSetting, ...]
+
+
+# A tight and a loose cut of the same text give the recogniser two views of it, and words one
+# cut loses the other often keeps; "best" adds a pass at a larger scale for small text
+# (docs/benchmarks.md: word-retrieval mAP and speed on the SVT and IC15 training splits).
+LIBRARY_DEFAULT = BoxSetting(0.3, 0.5, 1.6, True)
+TIGHT = BoxSetting(0.4, 0.5, 1.6, False)
+LOOSE = BoxSetting(0.3, 0.5, 2.0, True)
+LIBRARY_SHORT_SIDE = 736
+PASSES: dict[str, tuple[DetectorPass, ...]] = {  # per quality (registry.QUALITIES)
+    "fast": (DetectorPass(LIBRARY_SHORT_SIDE, (TIGHT, LOOSE)),),
+    "best": (DetectorPass(LIBRARY_SHORT_SIDE, (TIGHT, LOOSE)), DetectorPass(1088, (LIBRARY_DEFAULT, TIGHT))),
+}
+DEFAULT_QUALITY = "fast"
+
+
+class UnionOfBoxes:
+    """DB post-processing under several :class:`BoxSetting`s on one detection map, boxes of all."""
+
+    def __init__(self, settings: tuple[BoxSetting, ...]) -> None:
+        from rapidocr.ch_ppocr_det.utils import DBPostProcess
+
+        self.cuts = [
+            DBPostProcess(thresh=s.thresh, box_thresh=s.box_thresh, unclip_ratio=s.unclip_ratio, use_dilation=s.dilate)
+            for s in settings
+        ]
+
+    def __call__(self, pred: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, list[float]]:
+        boxes, scores = [], []
+        for cut in self.cuts:
+            found, found_scores = cut(pred, shape)
+            if len(found):
+                boxes.append(np.asarray(found))
+                scores += list(found_scores)
+        return (np.concatenate(boxes) if boxes else np.zeros((0, 4, 2), np.float32)), scores
 
 
 def rapid_backend() -> str | None:
@@ -35,8 +93,11 @@ class RapidOcrEngine:
 
     name = "rapidocr"
 
-    def __init__(self, threads: int | None = None, backend: str | None = None) -> None:
+    def __init__(self, threads: int | None = None, backend: str | None = None, quality: str = DEFAULT_QUALITY) -> None:
+        if quality not in PASSES:
+            raise HopidError(f"OCR quality {quality!r}: choose one of {', '.join(PASSES)}")
         self.backend = backend or rapid_backend()
+        self.quality = quality
         if threads is not None:
             import cv2
 
@@ -53,19 +114,32 @@ class RapidOcrEngine:
             if threads is not None:
                 params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
                 params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
-            self._ocr = RapidOCR(params=params)
+            self._passes = [self._detector_pass(RapidOCR, params, chosen) for chosen in PASSES[quality]]
         else:
             from rapidocr_onnxruntime import RapidOCR
 
             options = {} if threads is None else {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
             self._ocr = RapidOCR(**options)
 
+    @staticmethod
+    def _detector_pass(factory: Any, params: dict[str, Any], chosen: DetectorPass) -> Any:
+        """A RapidOCR 3.x pipeline whose detector runs at ``chosen.short_side`` and reads the boxes
+        of every cut (the detector's post-processing is swapped for :class:`UnionOfBoxes`)."""
+        ocr = factory(params=params | {"Det.limit_side_len": chosen.short_side, "Det.limit_type": "min"})
+        try:
+            ocr._load_det_model().postprocess_op = UnionOfBoxes(chosen.cuts)
+        except (AttributeError, ImportError) as exc:
+            raise HopidError(f"rapidocr {exc}: install the tested version (pip install -c constraints.txt)") from exc
+        return ocr
+
     def _lines(self, image: Image.Image) -> list[tuple[Any, str, float]]:
         if self.backend == "rapidocr":
-            out = self._ocr(_bgr(image), use_det=True, use_cls=True, use_rec=True)  # flags are sticky in 3.x
-            if out.boxes is None or out.txts is None:
-                return []
-            return list(zip(out.boxes.tolist(), out.txts, out.scores, strict=True))
+            lines = []
+            for ocr in self._passes:
+                out = ocr(_bgr(image), use_det=True, use_cls=True, use_rec=True)  # flags are sticky in 3.x
+                if out.boxes is not None and out.txts is not None:
+                    lines += zip(out.boxes.tolist(), out.txts, out.scores, strict=True)
+            return lines
         lines, _ = self._ocr(_bgr(image), use_det=True, use_cls=True, use_rec=True)
         return [(quad, text, score) for quad, text, score in lines or []]
 
@@ -74,11 +148,11 @@ class RapidOcrEngine:
         words: list[OcrWord] = []
         for quad, text, score in self._lines(image):
             words += split_line(text, quad, float(score), width, height)
-        return reading_order(words)
+        return reading_order(dedupe_words(words))
 
     def read_word(self, image: Image.Image) -> str:
         if self.backend == "rapidocr":
-            out = self._ocr(_bgr(image), use_det=False, use_cls=False, use_rec=True)
+            out = self._passes[0](_bgr(image), use_det=False, use_cls=False, use_rec=True)
             texts = list(out.txts or ())
         else:
             lines, _ = self._ocr(_bgr(image), use_det=False, use_cls=False, use_rec=True)

@@ -15,6 +15,7 @@ from hopid.data.error_log import ErrorLog
 from hopid.data.parts import PartStore
 from hopid.data.scan import content_hash
 from hopid.data.schema import BOX, read_optional, table_path, write_table
+from hopid.ocr.registry import cache_name
 
 Progress = Callable[[int, int], None]
 CACHE_DIR = ".hopid-cache"
@@ -35,7 +36,8 @@ OCR_PART_SCHEMA = pa.schema(
 
 
 def ocr_store(directory: Path, engine: str) -> PartStore:
-    return PartStore(directory / f"ocr-{engine}", OCR_PART_SCHEMA)
+    """The cached readings of engine spec ``engine`` under ``directory``."""
+    return PartStore(directory / f"ocr-{cache_name(engine)}", OCR_PART_SCHEMA)
 
 
 def run_ocr_parts(
