@@ -16,7 +16,10 @@ def evaluate(
     model: Annotated[
         str, typer.Option(help="tiny | RUN_DIR (from hopid train) | ARCH:PRETRAINED | ARCH:/path/to/weights.")
     ] = "tiny",
-    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    split: Annotated[
+        str | None,
+        typer.Option(help="train, val or test (default: test; word retrieval on a folder of one split: that one)."),
+    ] = None,
     subset: Annotated[
         str | None,
         typer.Option(
@@ -87,7 +90,7 @@ def evaluate(
     from hopid.models.factory import load_encoder
     from hopid.models.spec import parse_model_spec
 
-    if split not in SPLITS:
+    if split is not None and split not in SPLITS:
         raise HopidError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     if protocol not in (None, WORDS):
         raise HopidError(f"--protocol {protocol!r}: choose {WORDS} (or leave it out for the benchmark's own)")
@@ -98,6 +101,11 @@ def evaluate(
         raise HopidError("word retrieval ranks every image of the split: --subset, --folds and --rerank do not apply")
     if queries is not None and not words:
         raise HopidError("--queries is for word retrieval (SVT, ICDAR 2015 or --protocol words)")
+    present = set(data.images["split"].unique().to_list())
+    if split is None:
+        split = "test" if "test" in present or not words or len(present) != 1 else present.pop()
+        if split != "test":
+            err.print(f"[yellow]note:[/] {dataset} holds only its {split} split: evaluating that one")
     encoder = load_encoder(model)
     with progress_bar() as update:
         present = data.ocr_engines()
