@@ -283,20 +283,20 @@ def evaluate_words(
     errors = ErrorLog("eval")
     image_vectors = embed_images(encoder, dataset, images, errors, progress, ocr=ocr)
     texts = [q.word for q in found]
-    dense = embed_texts(encoder, texts, progress) @ image_vectors.T
+    scores = embed_texts(encoder, texts, progress) @ image_vectors.T  # dense, then fused as a query is
     if not dense_only:
         lexical = LexicalIndex.from_table(image_ids, ocr)
         spans = query_entity_spans(encoder, texts)
         weight = encoder.fusion_alpha if alpha is None else alpha
         for row, (text, span) in enumerate(zip(texts, spans, strict=True)):
-            dense[row] = fuse(dense[row], lexical.score(query_terms(text, span)).scores, weight)
-    precisions = [average_precision(dense[row], q.relevant) for row, q in enumerate(found)]
+            scores[row] = fuse(scores[row], lexical.score(query_terms(text, span)).scores, weight)
+    precisions = [average_precision(scores[row], q.relevant) for row, q in enumerate(found)]
     per_query = pl.DataFrame(
         {
             "direction": ["t2i"] * len(found),
             "query_id": texts,
-            "first_hit_rank": [rank_of(dense[row], np.asarray(q.relevant)) for row, q in enumerate(found)],
-            "top1_id": [image_ids[i] for i in dense.argmax(axis=1)],
+            "first_hit_rank": [rank_of(scores[row], np.asarray(q.relevant)) for row, q in enumerate(found)],
+            "top1_id": [image_ids[i] for i in scores.argmax(axis=1)],
             "query": texts,
             "n_relevant": [len(q.relevant) for q in found],
             "ap": precisions,

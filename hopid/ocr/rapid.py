@@ -116,6 +116,8 @@ class RapidOcrEngine:
                 params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
             self._passes = [self._detector_pass(RapidOCR, params, chosen) for chosen in PASSES[quality]]
         else:
+            if quality != DEFAULT_QUALITY:
+                raise HopidError(f"OCR quality {quality!r} needs rapidocr 3.x: pip install 'rapidocr>=3'")
             from rapidocr_onnxruntime import RapidOCR
 
             options = {} if threads is None else {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
