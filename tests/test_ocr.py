@@ -138,6 +138,18 @@ def test_dedupe_keeps_the_confident_reading_and_every_different_one() -> None:
     assert sorted((w.text, w.confidence) for w in kept) == [("EXIT", 0.6), ("EXTT", 0.8), ("Exit", 0.9)]
 
 
+def test_a_box_cut_twice_is_read_once() -> None:
+    import numpy as np
+
+    from hopid.ocr.rapid import SAME_BOX_IOU, _overlap
+
+    square = np.array([[[0, 0], [10, 0], [10, 10], [0, 10]]], np.float32)
+    others = np.array([[[0, 0], [10, 0], [10, 10.5], [0, 10.5]], [[5, 0], [15, 0], [15, 10], [5, 10]]], np.float32)
+    overlap = _overlap(square, others)[0]
+    assert overlap[0] >= SAME_BOX_IOU > overlap[1] == pytest.approx(1 / 3)
+    assert _overlap(square, np.zeros((0, 4, 2), np.float32)).max(axis=1, initial=0.0).tolist() == [0.0]
+
+
 def test_best_quality_reads_at_least_what_fast_reads(engines) -> None:
     image, drawn = render()
     fast, best = engines(DEFAULT_ENGINE), engines(engine_spec(DEFAULT_ENGINE, "best"))

@@ -46,12 +46,15 @@ class DetectorPass:
 LIBRARY_DEFAULT = BoxSetting(0.3, 0.5, 1.6, True)
 TIGHT = BoxSetting(0.4, 0.5, 1.6, False)
 LOOSE = BoxSetting(0.3, 0.5, 2.0, True)
+FAINT = BoxSetting(0.3, 0.3, 1.6, False)  # keeps boxes of weak, low-contrast text
 LIBRARY_SHORT_SIDE = 736
+FAST = DetectorPass(LIBRARY_SHORT_SIDE, (TIGHT, LOOSE, FAINT))
 PASSES: dict[str, tuple[DetectorPass, ...]] = {  # per quality (registry.QUALITIES)
-    "fast": (DetectorPass(LIBRARY_SHORT_SIDE, (TIGHT, LOOSE)),),
-    "best": (DetectorPass(LIBRARY_SHORT_SIDE, (TIGHT, LOOSE)), DetectorPass(1088, (LIBRARY_DEFAULT, TIGHT))),
+    "fast": (FAST,),
+    "best": (FAST, DetectorPass(1088, (LIBRARY_DEFAULT, TIGHT))),
 }
 DEFAULT_QUALITY = "fast"
+SAME_BOX_IOU = 0.9  # a box of a later cut overlapping an earlier one this much is not read again
 
 
 class UnionOfBoxes:
@@ -66,13 +69,26 @@ class UnionOfBoxes:
         ]
 
     def __call__(self, pred: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, list[float]]:
-        boxes, scores = [], []
+        kept = np.zeros((0, 4, 2), np.float32)
+        scores: list[float] = []
         for cut in self.cuts:
             found, found_scores = cut(pred, shape)
-            if len(found):
-                boxes.append(np.asarray(found))
-                scores += list(found_scores)
-        return (np.concatenate(boxes) if boxes else np.zeros((0, 4, 2), np.float32)), scores
+            if not len(found):
+                continue
+            found = np.asarray(found, dtype=np.float32)
+            new = _overlap(found, kept).max(axis=1, initial=0.0) < SAME_BOX_IOU  # a box cut again is read once
+            kept = np.concatenate([kept, found[new]])
+            scores += [score for score, keep in zip(found_scores, new, strict=True) if keep]
+        return kept, scores
+
+
+def _overlap(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Intersection over union of the axis-aligned bounds of quadrilaterals, ``boxes`` x ``others``."""
+    low_a, high_a = boxes.min(axis=1)[:, None], boxes.max(axis=1)[:, None]
+    low_b, high_b = others.min(axis=1)[None], others.max(axis=1)[None]
+    inter = np.clip(np.minimum(high_a, high_b) - np.maximum(low_a, low_b), 0, None).prod(axis=2)
+    area_a, area_b = (high_a - low_a).prod(axis=2), (high_b - low_b).prod(axis=2)
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
 def rapid_backend() -> str | None:

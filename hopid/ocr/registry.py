@@ -21,7 +21,7 @@ _NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
 QUALITY_ENGINES = ("rapidocr",)  # engines with a slower, more thorough reading
 QUALITIES = ("fast", "best")
 # Bumped when an engine's settings change what it reads, so cached readings are not reused.
-REVISIONS = {"rapidocr": 2}
+REVISIONS = {"rapidocr": 4}
 
 
 def _unknown(name: str) -> str:
