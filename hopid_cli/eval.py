@@ -87,6 +87,7 @@ def evaluate(
     from hopid.eval.evaluate import evaluate as run
     from hopid.eval.evaluate import evaluate_words, real_ocr_engine
     from hopid.eval.protocols import WORDS, plan
+    from hopid.eval.words import query_rule
     from hopid.models.factory import load_encoder
     from hopid.models.spec import parse_model_spec
 
@@ -101,6 +102,7 @@ def evaluate(
         raise HopidError("word retrieval ranks every image of the split: --subset, --folds and --rerank do not apply")
     if queries is not None and not words:
         raise HopidError("--queries is for word retrieval (SVT, ICDAR 2015 or --protocol words)")
+    query_rule(data.benchmark(), queries)  # a wrong --queries fails before any work
     present = set(data.images["split"].unique().to_list())
     if split is None:
         split = "test" if "test" in present or not words or len(present) != 1 else present.pop()
