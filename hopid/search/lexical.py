@@ -1,11 +1,14 @@
-"""The scene-text score: how well a query's content words are found among an image's OCR words.
+"""The scene-text score: how well a query's words are found among an image's OCR words.
 
-Every content word of the query (stop-words removed, case and accents folded) is looked
-up fuzzily in the vocabulary of OCR words, including pairs of adjacent OCR words joined
-("Harbour" + "Front" ~ "harbourfront"); a query word may also join its neighbour
-("coca cola" ~ "CocaCola"). A word found in few images weighs more (inverse document
-frequency), an inferred entity word weighs more than a plain content word, and the score
-is the weighted share of the query's findable words that the image contains: 0..1.
+Every content word of the query (stop-words removed unless the query is one or two words,
+quoted, or nothing else; case and accents folded) is looked up fuzzily in the vocabulary of
+OCR words, which also holds pairs of adjacent OCR words joined ("Harbour" + "Front" ~
+"harbourfront") and the words glued inside one token ("Shop&Dine", "10%OFF"); a query word may
+also join its neighbour ("coca cola" ~ "CocaCola"). Weaker kinds of finding score less: inside a
+longer token, at a token's start or end ("DAYSINN"), one letter off ("GFT" for "get"); the OCR
+engine's confidence orders equal finds. A word found in few images weighs more (inverse
+document frequency), an inferred entity word weighs more than a plain content word, and the
+score is the weighted share of the query's findable words that the image contains: 0..1.
 """
 
 from __future__ import annotations
