@@ -13,6 +13,7 @@ import pytest
 from conftest import render_words
 
 from hopid.data.schema import read_table, write_table
+from hopid.ocr.registry import DEFAULT_ENGINE, cache_name
 
 pytestmark = pytest.mark.slow
 N_IMAGES = 80
@@ -51,7 +52,7 @@ def test_killed_ocr_resumes_without_loss_or_duplicates(tmp_path):
         tmp_path / "ds" / "images.parquet",
         "images",
     )
-    parts = tmp_path / "ds" / ".hopid-cache" / "ocr-rapidocr"
+    parts = tmp_path / "ds" / ".hopid-cache" / f"ocr-{cache_name(DEFAULT_ENGINE)}"
     kill_when(
         hopid("ocr", str(tmp_path / "ds"), "--workers", "2"),
         tmp_path,
