@@ -81,11 +81,11 @@ def evaluate(
     each query word ranked as `hopid query WORD` ranks it, with a real OCR engine's words."""
     import polars as pl
 
-    from hopid.data.dataset import GROUNDTRUTH_ENGINE, Dataset
+    from hopid.data.dataset import GROUNDTRUTH_ENGINE, Dataset, real_ocr_engine
     from hopid.data.schema import SPLITS, table_path, write_table
     from hopid.errors import HopidError
     from hopid.eval.evaluate import evaluate as run
-    from hopid.eval.evaluate import evaluate_words, real_ocr_engine
+    from hopid.eval.evaluate import evaluate_words
     from hopid.eval.protocols import WORDS, plan
     from hopid.eval.words import query_rule
     from hopid.models.factory import load_encoder
@@ -103,15 +103,15 @@ def evaluate(
     if queries is not None and not words:
         raise HopidError("--queries is for word retrieval (SVT, ICDAR 2015 or --protocol words)")
     query_rule(data.benchmark(), queries)  # a wrong --queries fails before any work
-    present = set(data.images["split"].unique().to_list())
+    splits = set(data.images["split"].unique().to_list())
     if split is None:
-        split = "test" if "test" in present or not words or len(present) != 1 else present.pop()
+        split = "test" if "test" in splits or not words or len(splits) != 1 else splits.pop()
         if split != "test":
             err.print(f"[yellow]note:[/] {dataset} holds only its {split} split: evaluating that one")
     encoder = load_encoder(model)
     with progress_bar() as update:
         present = data.ocr_engines()
-        missing = real_ocr_engine(data, None) not in present if words else encoder.needs_ocr and not present
+        missing = real_ocr_engine(present) not in present if words else encoder.needs_ocr and not present
         if missing and ocr_engine is None:
             from hopid.ocr.registry import DEFAULT_ENGINE
             from hopid.ocr.stage import ocr_dataset

@@ -15,6 +15,16 @@ GROUNDTRUTH_ENGINE = "groundtruth"
 BENCHMARK_CARD = "benchmark.json"  # written by `hopid prepare`: which benchmark, counts, notes
 
 
+def real_ocr_engine(engines: list[str]) -> str:
+    """Of the OCR engines present, the one scores are ranked with when none is named: the default
+    engine, else the only other real one; never ground truth (the default engine when none is
+    present, to be run)."""
+    from hopid.ocr.registry import DEFAULT_ENGINE
+
+    real = [engine for engine in engines if engine != GROUNDTRUTH_ENGINE]
+    return DEFAULT_ENGINE if DEFAULT_ENGINE in real or not real else real[0]
+
+
 @dataclass
 class Dataset:
     root: Path

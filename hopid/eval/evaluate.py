@@ -90,10 +90,9 @@ def embed_texts(encoder, texts: list[str], progress: Progress | None, batch_size
 def scene_text_scores(
     ocr: pl.DataFrame, image_ids: list[str], texts: list[str], spans: list[list[tuple[int, int]]]
 ) -> np.ndarray:
-    """Texts x images lexical scene-text scores, given each text's entity spans."""
-    lexical = LexicalIndex.from_ocr(
-        image_ids, ocr["image_id"].to_list(), ocr["text"].to_list(), ocr["token_index"].to_list()
-    )
+    """Texts x images lexical scene-text scores, given each text's entity spans (the OCR engine's
+    confidences included, as an index's scores have them)."""
+    lexical = LexicalIndex.from_table(image_ids, ocr)
     return np.stack([lexical.score(query_terms(text, span)).scores for text, span in zip(texts, spans, strict=True)])
 
 
@@ -233,18 +232,6 @@ def _per_query(scores: np.ndarray, caption_image: np.ndarray, image_ids: list[st
     )
 
 
-def real_ocr_engine(dataset: Dataset, engine: str | None) -> str | None:
-    """The OCR engine whose words ``hopid eval`` ranks with: ``engine`` when given, else the
-    default engine's rows, else the only real engine present; never ground truth unless asked."""
-    from hopid.data.dataset import GROUNDTRUTH_ENGINE
-    from hopid.ocr.registry import DEFAULT_ENGINE
-
-    if engine is not None:
-        return engine
-    present = [e for e in dataset.ocr_engines() if e != GROUNDTRUTH_ENGINE]
-    return DEFAULT_ENGINE if DEFAULT_ENGINE in present or not present else present[0]
-
-
 def evaluate_words(
     dataset: Dataset,
     encoder,
@@ -259,13 +246,14 @@ def evaluate_words(
     """Word retrieval (:mod:`hopid.eval.words`): each query word is ranked against every image of
     the split exactly as ``hopid query WORD`` ranks it (dense score fused with the scene-text
     score of the engine's OCR words), and scored by AP against the ground-truth words."""
-    from hopid.data.dataset import GROUNDTRUTH_ENGINE
+    from hopid.data.dataset import GROUNDTRUTH_ENGINE, real_ocr_engine
     from hopid.eval.words import average_precision, build_queries, query_rule
     from hopid.search.searcher import query_entity_spans
 
     images, _ = dataset.split(split)
     image_ids = images["image_id"].to_list()
-    if GROUNDTRUTH_ENGINE not in dataset.ocr_engines():
+    engines = dataset.ocr_engines()
+    if GROUNDTRUTH_ENGINE not in engines:
         raise HopidError(
             f"{dataset.root}: word retrieval needs the ground-truth words (OCR engine {GROUNDTRUTH_ENGINE!r}); "
             "prepare the folder with `hopid prepare svt|icdar15`"
@@ -278,18 +266,15 @@ def evaluate_words(
     found = build_queries(image_ids, words_of, rule, top)
     if not found:
         raise HopidError(f"{dataset.root}: split {split!r} has no ground-truth words to query")
-    engine = real_ocr_engine(dataset, ocr_engine)
+    engine = ocr_engine or real_ocr_engine(engines)
     ocr = dataset.ocr(engine)
     errors = ErrorLog("eval")
     image_vectors = embed_images(encoder, dataset, images, errors, progress, ocr=ocr)
     texts = [q.word for q in found]
     scores = embed_texts(encoder, texts, progress) @ image_vectors.T  # dense, then fused as a query is
     if not dense_only:
-        lexical = LexicalIndex.from_table(image_ids, ocr)
-        spans = query_entity_spans(encoder, texts)
-        weight = encoder.fusion_alpha if alpha is None else alpha
-        for row, (text, span) in enumerate(zip(texts, spans, strict=True)):
-            scores[row] = fuse(scores[row], lexical.score(query_terms(text, span)).scores, weight)
+        lexical = scene_text_scores(ocr, image_ids, texts, query_entity_spans(encoder, texts))
+        scores = fuse(scores, lexical, encoder.fusion_alpha if alpha is None else alpha)
     precisions = [average_precision(scores[row], q.relevant) for row, q in enumerate(found)]
     per_query = pl.DataFrame(
         {

@@ -25,7 +25,6 @@ from hopid.errors import HopidError
 MSTAR_DROPPED = str.maketrans("", "", ".#!&$")
 MSTAR_MIN_LENGTH = 3
 ILLEGIBLE = "###"
-RULES = ("svt", "mstar")
 DEFAULT_QUERIES: dict[str, tuple[str, int | None]] = {"svt": ("svt", None), "icdar15": ("mstar", 100)}
 
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hopid.data.dataset import BENCHMARK_CARD
+from hopid.data.dataset import BENCHMARK_CARD, GROUNDTRUTH_ENGINE
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import upright_size
 from hopid.data.schema import SPLITS, atomic_write_bytes, table_path, write_table
 from hopid.errors import HopidError
 from hopid.eval.protocols import PROTOCOLS
+from hopid.ocr.base import OcrWord, reading_order
 
 
 def list_of(path: Path, value: Any, what: str, key: str | None = None) -> list:
@@ -43,6 +44,23 @@ def load_json(root: Path, names: Iterable[str]) -> tuple[Path, Any]:
 def pixel_box(coords: Iterable[float], width: int, height: int) -> list[float]:
     """A quadrilateral ``x1,y1,…,x4,y4`` in pixels as fractions of the image size, clamped to [0, 1]."""
     return [min(1.0, max(0.0, v / (width if i % 2 == 0 else height))) for i, v in enumerate(coords)]
+
+
+def groundtruth_rows(image_id: str, words: Iterable[tuple[str, list[float]]]) -> list[dict]:
+    """OCR rows (``engine = groundtruth``, confidence 1) of one image's ``(text, normalised box)``
+    words, numbered in reading order."""
+    ordered = reading_order([OcrWord(text, 1.0, tuple(box)) for text, box in words])
+    return [
+        {
+            "image_id": image_id,
+            "token_index": index,
+            "text": word.text,
+            "confidence": 1.0,
+            "box": list(word.box),
+            "engine": GROUNDTRUTH_ENGINE,
+        }
+        for index, word in enumerate(ordered)
+    ]
 
 
 class ImageFinder:

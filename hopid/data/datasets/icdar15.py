@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hopid.data.datasets.base import Collected, ImageFinder, pixel_box
-from hopid.data.datasets.svt import groundtruth_rows
+from hopid.data.datasets.base import Collected, ImageFinder, groundtruth_rows, pixel_box
 from hopid.errors import HopidError
 
 OFFICIAL = {"train": {"images": 1_000}, "test": {"images": 500}}

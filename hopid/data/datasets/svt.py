@@ -9,14 +9,11 @@ word-retrieval protocol; there are no captions.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 from pathlib import Path
 from xml.parsers import expat
 
-from hopid.data.dataset import GROUNDTRUTH_ENGINE
-from hopid.data.datasets.base import Collected, ImageFinder, pixel_box
+from hopid.data.datasets.base import Collected, ImageFinder, groundtruth_rows, pixel_box
 from hopid.errors import HopidError
-from hopid.ocr.base import OcrWord, reading_order
 
 SPLITS = {"train.xml": "train", "test.xml": "test"}
 FOLDERS = ("", "gt", "svt1")  # where the XML files are looked for under ROOT
@@ -26,23 +23,6 @@ try:  # defusedxml when installed; the DOCTYPE guard below makes the standard pa
     from defusedxml.ElementTree import fromstring  # type: ignore[import-not-found]
 except ImportError:
     from xml.etree.ElementTree import fromstring
-
-
-def groundtruth_rows(image_id: str, words: Iterable[tuple[str, list[float]]]) -> list[dict]:
-    """OCR rows (``engine = groundtruth``, confidence 1) of one image's ``(text, normalised box)``
-    words, numbered in reading order."""
-    ordered = reading_order([OcrWord(text, 1.0, tuple(box)) for text, box in words])
-    return [
-        {
-            "image_id": image_id,
-            "token_index": index,
-            "text": word.text,
-            "confidence": 1.0,
-            "box": list(word.box),
-            "engine": GROUNDTRUTH_ENGINE,
-        }
-        for index, word in enumerate(ordered)
-    ]
 
 
 def parse_xml(path: Path) -> ET.Element:
