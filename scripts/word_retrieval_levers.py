@@ -26,6 +26,9 @@ LEVERS = [
     ("query word at a token's start or end", (lexical, "AFFIX_MIN_LENGTH", 10**6)),
     ("OCR confidence orders equal matches", (lexical, "CONFIDENCE_WEIGHT", 0.0)),
     ("one wrong letter as a loose match", (lexical, "LOOSE_SIMILARITY", 2.0)),
+    ("a number's percent sign is searched", (lexical, "signed_key", lambda word, text: word.key)),
+    ("a long word cut by its box", (lexical, "CUT_MIN_LENGTH", 10**6)),
+    ("letters of a widely spaced sign joined", (lexical, "SPACED_MIN_RUN", 10**6)),
 ]
 
 

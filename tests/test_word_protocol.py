@@ -5,7 +5,7 @@ import pytest
 
 from hopid.errors import HopidError
 from hopid.eval.words import average_precision, build_queries, mstar_words, query_rule, svt_words
-from hopid.search.lexical import LexicalIndex, query_terms, token_parts
+from hopid.search.lexical import LexicalIndex, ocr_word_matches, query_terms, token_parts
 
 
 def test_average_precision_by_hand():
@@ -116,3 +116,31 @@ def test_one_wrong_letter_ranks_below_every_closer_match_and_short_words_stay_st
     assert scores[3] == 0.0  # two letters off: no match at all
     two_letters = LexicalIndex.from_tokens(2, [0, 1], ["to", "ta"], [0, 0])
     assert np.flatnonzero(two_letters.score(query_terms("to")).scores).tolist() == [0]
+
+
+def test_a_number_with_a_percent_sign_is_searched_with_its_sign():
+    tokens = ["L10", "10%OFF", "#10-10", "100%", "Sale 10 %"]
+    lexical = LexicalIndex.from_tokens(5, range(5), tokens, [0] * 5)
+    scores = lexical.score(query_terms("10%")).scores
+    assert min(scores[1], scores[4]) > max(scores[0], scores[2], scores[3])  # the sign written in the scene
+    assert scores[3] < 0.6  # "100%" is another number, at most a loose match
+    assert np.count_nonzero(lexical.score(query_terms("10")).scores) == 4  # no sign typed: every 10 counts
+
+
+def test_a_long_word_cut_by_its_box_is_found_below_whole_words():
+    tokens = ["ARBUCKSCOFFEE", "STARBUCKS", "restaura", "UCKSCOFFEE", "owerxyzq"]
+    lexical = LexicalIndex.from_tokens(5, range(5), tokens, [0] * 5)
+    scores = lexical.score(query_terms("starbucks")).scores
+    assert scores[1] > scores[0] > 0 and scores[3] == 0.0  # 7 of 9 letters kept; 4 of 9 is too few
+    assert lexical.score(query_terms("restaurant")).scores[2] > 0
+    assert not lexical.score(query_terms("tower")).scores.any()  # words under six letters are not cut-matched
+    assert ocr_word_matches("ARBUCKSCOFFEE", ["starbucks"]) and not ocr_word_matches("UCKSCOFFEE", ["starbucks"])
+
+
+def test_letters_of_a_widely_spaced_sign_are_joined():
+    rows = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2]
+    tokens = ["WHOLE", "FOODS", "M", "A", "R", "K", "ET", "M", "A", "R", "K", "ET"]
+    lexical = LexicalIndex.from_tokens(3, rows, tokens, list(range(len(rows))))
+    joined = lexical.vocabulary.index("market")  # one image's letters join, never two images' letters
+    assert lexical.vocab_rows[lexical.vocab_start[joined] : lexical.vocab_start[joined + 1]].tolist() == [2]
+    assert np.argmax(lexical.score(query_terms("market")).scores) == 2

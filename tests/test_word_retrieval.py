@@ -115,7 +115,7 @@ def test_word_protocol_needs_ground_truth_words(tmp_path):
 @pytest.mark.slow
 def test_svt_training_split_map_floor(tmp_path):
     """The default engine and settings, no training, on the 100 real SVT training photos. The
-    floor sits about 1.5 points under the 92.0 measured (docs/benchmarks.md)."""
+    floor sits about 1.5 points under the 92.6 measured (docs/benchmarks.md)."""
     found = realworld_dir()
     if found is None or not (found / "svt-train").is_dir():
         pytest.skip("../shared/realworld/svt-train is absent")
@@ -126,6 +126,6 @@ def test_svt_training_split_map_floor(tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
     assert metrics["queries"] == 197 and metrics["ocr_engine"] == DEFAULT_ENGINE
-    assert metrics["map"] >= 0.905
+    assert metrics["map"] >= 0.91
     per_query = pl.read_parquet(tmp_path / "svt" / "eval" / "train" / "per_query.parquet")
     assert per_query.height == 197

@@ -64,7 +64,7 @@ def content_words(text: str) -> list[Word]:
 
 def min_similarity(key: str) -> float:
     """The similarity a fuzzy match needs: exact for short keys and for numbers."""
-    if len(key) <= 3 or key.isdigit():
+    if len(key) <= 3 or key.rstrip("%").isdigit():
         return 1.0
     if len(key) <= 5:
         return 0.85

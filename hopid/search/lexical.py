@@ -5,14 +5,17 @@ quoted, or nothing else; case and accents folded) is looked up fuzzily in the vo
 OCR words, which also holds pairs of adjacent OCR words joined ("Harbour" + "Front" ~
 "harbourfront") and the words glued inside one token ("Shop&Dine", "10%OFF"); a query word may
 also join its neighbour ("coca cola" ~ "CocaCola"). Weaker kinds of finding score less: inside a
-longer token, at a token's start or end ("DAYSINN"), one letter off ("GFT" for "get"); the OCR
-engine's confidence orders equal finds. A word found in few images weighs more (inverse
+longer token, at a token's start or end ("DAYSINN"), one letter off ("GFT" for "get"), cut by
+the edge of its box ("ARBUCKSCOFFEE" for "starbucks"); the letters of a widely spaced sign are
+joined ("M A R K ET"), a number typed with "%" keeps it; the OCR engine's confidence orders equal
+finds. A word found in few images weighs more (inverse
 document frequency), an inferred entity word weighs more than a plain content word, and the
 score is the weighted share of the query's findable words that the image contains: 0..1.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,13 +38,18 @@ AFFIX_SIMILARITY = 0.7  # ... scoring below any whole-word match
 LOOSE_SIMILARITY = 0.65  # below the usual threshold but this alike: one letter wrong in a 3-letter word ...
 LOOSE_WEIGHT = 0.6  # ... scores its similarity times this, under every other kind of match
 LOOSE_MIN_LENGTH = 3
+CUT_MIN_LENGTH = 6  # a word this long is found when the OCR box cut it ("ARBUCKS" for "starbucks") ...
+CUT_MIN_SHARE = 0.7  # ... keeping at least this share of it; scores the share times LOOSE_WEIGHT
 CONFIDENCE_WEIGHT = 0.1  # a match's score falls by this share of the OCR engine's doubt in the word
-LEXICAL_FORMAT = 2  # lexical.npz layout: 2 added the words inside glued tokens and confidences
+LEXICAL_FORMAT = 3  # lexical.npz layout: 2 added the words inside glued tokens and confidences, 3 "10%"
+SPACED_MAX_LENGTH = 2  # runs of OCR words this short ...
+SPACED_MIN_RUN = 3  # ... and at least this many are also joined: a letter-spaced sign
 SHORT_QUERY_WORDS = 2  # a query this short is searched word for word, stop-words included
 SHOWN_PART_LENGTH = 4  # shown as matched: a query word this long inside an OCR word, or the reverse
 
 
 WORD_PIECE = re.compile(r"[^\W_]+")
+PERCENT = re.compile(r"(\d+)\s?%")  # "10%" is searched with its sign: "10%OFF", not "L10"
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,22 @@ def _glued(piece: str) -> list[str]:
     return parts
 
 
+def _spaced_runs(tokens: Sequence[tuple[int, str, float, str]]) -> list[tuple[int, list[tuple[str, float]]]]:
+    """Runs of at least SPACED_MIN_RUN consecutive OCR words of at most SPACED_MAX_LENGTH
+    characters in one image (``tokens`` as (row, key, confidence, text) in reading order)."""
+    runs: list[tuple[int, list[tuple[str, float]]]] = []
+    current: list[tuple[str, float]] = []
+    current_row = -1
+    for row, key, conf, _ in [*tokens, (-1, "", 0.0, "")]:
+        if row == current_row and 0 < len(key) <= SPACED_MAX_LENGTH:
+            current.append((key, conf))
+            continue
+        if len(current) >= SPACED_MIN_RUN:
+            runs.append((current_row, current))
+        current_row, current = row, ([(key, conf)] if 0 < len(key) <= SPACED_MAX_LENGTH else [])
+    return runs
+
+
 def ocr_word_matches(word: str, matched: Sequence[str]) -> bool:
     """Whether an OCR word stands for one of the query words that matched its image (for
     display): alike, holding a query word ("CocaCola" for "cola", "DAYSINN" for "inn"), or part
@@ -119,6 +143,11 @@ def ocr_word_matches(word: str, matched: Sequence[str]) -> bool:
             return True
         if len(key) >= SHOWN_PART_LENGTH and len(other) > len(key) and (other.startswith(key) or other.endswith(key)):
             return True
+        if len(other) >= CUT_MIN_LENGTH and any(
+            key.startswith(other[-kept:]) or key.endswith(other[:kept])
+            for kept in range(math.ceil(CUT_MIN_SHARE * len(other)), len(other))
+        ):
+            return True
     return False
 
 
@@ -134,12 +163,17 @@ def searched_words(text: str) -> list[Word]:
     return kept or every
 
 
+def signed_key(word: Word, text: str) -> str:
+    """The word's key, with its percent sign when the query writes one after a number ("10%")."""
+    return word.key + "%" if word.key.isdigit() and text[word.end : word.end + 1] == "%" else word.key
+
+
 def query_terms(text: str, entity_spans: Sequence[tuple[int, int]] = ()) -> list[QueryTerm]:
     """The searched words of ``text``; words overlapping an entity span get the entity weight."""
     found: list[Word] = searched_words(text)
     terms = []
     for i, word in enumerate(found):
-        keys = [word.key]
+        keys = [signed_key(word, text)]
         if i + 1 < len(found):
             keys.append(word.key + found[i + 1].key)
         if i > 0:
@@ -197,11 +231,15 @@ class LexicalIndex:
         for (row_a, key_a, conf_a, _), (row_b, key_b, conf_b, _) in zip(tokens, tokens[1:], strict=False):
             if row_a == row_b:
                 entries.append((row_a, key_a + key_b, min(conf_a, conf_b)))
+        # letters read one by one on a widely spaced sign: "M" "A" "R" "K" "ET" -> "market"
+        for row, run in _spaced_runs(tokens):
+            entries.append((row, "".join(key for key, _ in run), min(conf for _, conf in run)))
         # the words inside glued OCR tokens: "Shop&Dine" -> "shop", "dine"; "10%OFF" -> "10", "off"
         for row, _, conf, text in tokens:
             parts = token_parts(text)
             entries += [(row, part, conf) for part in parts]
             entries += [(row, a + b, conf) for a, b in zip(parts, parts[1:], strict=False)]
+            entries += [(row, number + "%", conf) for number in PERCENT.findall(text)]
         vocabulary = sorted({key for _, key, _ in entries})
         position = {key: i for i, key in enumerate(vocabulary)}
         words = np.asarray([position[key] for _, key, _ in entries], dtype=np.int64)
@@ -281,6 +319,10 @@ class LexicalIndex:
                 np.char.startswith(self.vocab_array, key) | np.char.endswith(self.vocab_array, key)
             )
             sims[affix] = np.maximum(sims[affix], np.float32(AFFIX_SIMILARITY))
+        if not joined and len(key) >= CUT_MIN_LENGTH:  # cut by the box: "ARBUCKSCOFFEE", "restaura"
+            for kept in range(math.ceil(CUT_MIN_SHARE * len(key)), len(key)):
+                cut = np.char.startswith(self.vocab_array, key[-kept:]) | np.char.endswith(self.vocab_array, key[:kept])
+                sims[cut] = np.maximum(sims[cut], np.float32(LOOSE_WEIGHT * kept / len(key)))
         if not joined and len(key) >= PART_MIN_LENGTH:
             longer = np.flatnonzero(self.vocab_lengths > len(key))
             if len(longer):
