@@ -128,7 +128,9 @@ def _cell(hit, image_id: str) -> str:
 
 
 def _metrics_table(results: dict) -> Table:
-    table = Table(title=f"test split, OCR by the engine: {', '.join(SHOWN)}", title_justify="left")
+    engines = sorted({result.ocr_engine for result in results.values() if result.ocr_engine})
+    title = f"test split, OCR: {', '.join(engines) or 'none'}: {', '.join(SHOWN)}"
+    table = Table(title=title, title_justify="left")
     table.add_column("model")
     for metric in SHOWN:
         table.add_column(metric, justify="right")

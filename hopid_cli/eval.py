@@ -38,7 +38,11 @@ def evaluate(
         bool, typer.Option("--dense-only", help="Score by the model alone, without scene text.")
     ] = False,
     ocr_engine: Annotated[
-        str | None, typer.Option(help="Which OCR rows of the dataset to use (default: the best present).")
+        str | None,
+        typer.Option(
+            help="Which OCR rows of the dataset to use (default: a real engine's; ground truth only when it is "
+            "all there is, and then said loudly)."
+        ),
     ] = None,
     alpha: Annotated[
         float | None,
@@ -111,7 +115,8 @@ def evaluate(
     encoder = load_encoder(model)
     with progress_bar() as update:
         present = data.ocr_engines()
-        missing = real_ocr_engine(present) not in present if words else encoder.needs_ocr and not present
+        uses_ocr = encoder.needs_ocr or not dense_only
+        missing = real_ocr_engine(present) not in present if words else uses_ocr and not present
         if missing and ocr_engine is None:
             from hopid.ocr.registry import DEFAULT_ENGINE
             from hopid.ocr.stage import ocr_dataset
@@ -130,10 +135,13 @@ def evaluate(
         f"{split} split of {dataset}{f' ({label})' if label else ''}: {result.plan.protocol} protocol, "
         + ("dense only" if dense_only else "fused")
         + (f", {rerank} re-ranking" if rerank else "")
-        + (f", OCR by {result.ocr_engine}" if result.ocr_engine else "")
+        + (f", OCR: {result.ocr_engine}" if result.ocr_engine else ", no OCR")
     )
     if result.ocr_engine == GROUNDTRUTH_ENGINE:
-        err.print("[yellow]note:[/] ranked with the GROUND-TRUTH words, not an OCR engine: an upper bound")
+        err.print(
+            "[yellow]note:[/] scene text from the dataset's GROUND-TRUTH words, not an OCR engine: an upper bound"
+            f" (read it with `hopid ocr {dataset}`, then this uses that engine)"
+        )
     metrics = pl.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())}).with_columns(
         split=pl.lit(split),
         model=pl.lit(model),
@@ -152,8 +160,8 @@ def evaluate(
     if as_json:
         found = result.metrics
         if words:
-            found = {"map": found["map"], "queries": int(found["queries"]), "ocr_engine": result.ocr_engine}
-        print_json(found)
+            found = {"map": found["map"], "queries": int(found["queries"])}
+        print_json(found | {"ocr_engine": result.ocr_engine})
         err.print(summary_table(title, shown))
     else:
         out.print(summary_table(title, shown | result.counts))

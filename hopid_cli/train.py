@@ -10,7 +10,20 @@ import typer
 
 from hopid_cli.common import err, handle_errors, out, progress_bar, summary_table
 
-SHOWN = ("t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10", "rsum")
+SHOWN = (
+    "t2i_r1",
+    "t2i_r5",
+    "t2i_r10",
+    "i2t_r1",
+    "i2t_r5",
+    "i2t_r10",
+    "rsum",
+    "rank1",
+    "rank5",
+    "rank10",
+    "map",
+    "minp",
+)
 
 
 @handle_errors
@@ -33,6 +46,7 @@ def train(
     Works under torchrun too: `torchrun --nproc-per-node 2 -m hopid_cli train RECIPE`."""
     from rich.table import Table
 
+    from hopid.data.dataset import GROUNDTRUTH_ENGINE
     from hopid.train.loop import train as run_training
     from hopid.train.recipe import load_recipe
 
@@ -49,13 +63,18 @@ def train(
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: continue from the last checkpoint with the same command and --resume")
         raise typer.Exit(130) from None
-    table = Table(title=f"{resolved['name']}: test split ({summary.run_dir})", title_justify="left")
+    engine = summary.ocr_engine or "none"
+    title = f"{resolved['name']}: test split, OCR: {engine} ({summary.run_dir})"
+    table = Table(title=title, title_justify="left")
+    shown = [m for m in SHOWN if m in next(iter(summary.metrics.values()))]
     table.add_column("scoring")
-    for metric in SHOWN:
+    for metric in shown:
         table.add_column(metric, justify="right")
     for scoring, values in summary.metrics.items():
-        table.add_row(scoring, *(f"{values[m]:.1f}" if m == "rsum" else f"{values[m]:.3f}" for m in SHOWN))
+        table.add_row(scoring, *(f"{values[m]:.1f}" if m == "rsum" else f"{values[m]:.3f}" for m in shown))
     out.print(table)
+    if summary.ocr_engine == GROUNDTRUTH_ENGINE:
+        err.print("[yellow]note:[/] test metrics scored with the dataset's GROUND-TRUTH words, not an OCR engine")
     out.print(
         summary_table(
             "run",

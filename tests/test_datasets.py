@@ -396,7 +396,7 @@ def test_ctc_from_coco_captions_coco_text_and_id_lists(tmp_path):
     assert per_split(images) == {"train": 1, "test": 2} and per_split(captions) == {"train": 5, "test": 10}
     assert images.filter(pl.col("subset") == "ctc1k")["image_id"].to_list() == ["13"]
     ocr = read_table(out / "ocr.parquet", "ocr")
-    assert sorted(ocr["text"]) == ["CAFE", "EXIT", "OPEN"] and set(ocr["engine"]) == {"coco-text"}
+    assert sorted(ocr["text"]) == ["CAFE", "EXIT", "OPEN"] and set(ocr["engine"]) == {"groundtruth"}
     assert ocr.filter(pl.col("text") == "EXIT")["box"][0].to_list() == pytest.approx([0, 0, 0.5, 0, 0.5, 0.5, 0, 0.5])
     reasons = errors["reason"].to_list()
     assert sum("malformed" in r for r in reasons) == 2 and sum("not found" in r for r in reasons) == 1

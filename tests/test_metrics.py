@@ -19,6 +19,18 @@ def test_ties_count_against_the_query():
     assert t2i_ranks(scores, np.array([0, 1])).tolist() == [3, 3]
 
 
+def test_an_image_is_not_pushed_down_by_its_own_tied_captions():
+    # 10 captions, 2 images; captions 0-4 are image 0's, two of them tie at its best score
+    column = np.array([0.9, 0.9, 0.5, 0.4, 0.3, 0.1, 0.2, 0.15, 0.05, 0.0])
+    scores = np.stack([column, np.zeros(10)], axis=1)
+    caption_image = np.array([0] * 5 + [1] * 5)
+    assert i2t_ranks(scores, caption_image)[0] == 1
+    assert caption_protocol(scores, caption_image, ks=(1,))["i2t_r1"] == 0.5  # image 1's own captions tie at 0
+    # another image's caption tied with the best own caption still counts against it
+    column[5] = 0.9
+    assert i2t_ranks(np.stack([column, np.zeros(10)], axis=1), caption_image)[0] == 2
+
+
 def test_caption_protocol_rsum_is_six_recalls_times_100():
     scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.5]])
     metrics = caption_protocol(scores, np.array([0, 0, 1, 1]), ks=(1, 5, 10))
@@ -53,7 +65,7 @@ def test_fold_average_scores_each_fold_against_its_own_images():
     import pytest
 
     from hopid.errors import HopidError
-    from hopid.eval.evaluate import fold_average
+    from hopid.eval.metrics import fold_average
 
     # 4 images, one caption each; caption 1 prefers image 2 (another fold), caption 3 prefers image 2 (same fold)
     scores = np.eye(4)
@@ -66,3 +78,15 @@ def test_fold_average_scores_each_fold_against_its_own_images():
     assert halves["t2i_r1"] == pytest.approx((1.0 + 0.5) / 2)  # image 2 is out of caption 1's fold
     with pytest.raises(HopidError, match="equal folds"):
         fold_average(scores, caption_image, 3)
+
+
+@pytest.mark.parametrize("gallery", [["a", "b"], ["b", "a"]])
+def test_identity_ties_count_against_the_query_whatever_the_gallery_order(gallery):
+    metrics = identity_protocol(np.zeros((1, 2)), ["a"], gallery, ks=(1, 2))
+    assert metrics["rank1"] == 0.0 and metrics["rank2"] == 1.0
+    assert metrics["map"] == pytest.approx(0.5) and metrics["minp"] == pytest.approx(0.5)
+
+
+def test_identity_ties_among_hits_only_do_not_cost_anything():
+    metrics = identity_protocol(np.array([[0.5, 0.5, 0.1]]), ["a"], ["a", "a", "b"], ks=(1,))
+    assert metrics == {"rank1": 1.0, "map": 1.0, "minp": 1.0}

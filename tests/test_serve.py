@@ -82,7 +82,7 @@ def test_image_query_and_schema(served):
         ({"text": ""}, "empty"),
         ({"text": 42}, "string"),
         ({"image": "not base64!"}, "base64"),
-        ({"image": base64.b64encode(b"not an image").decode()}, ""),
+        ({"image": base64.b64encode(b"not an image").decode()}, "not an image file"),
         (["text"], "JSON object"),
         ({"text": "a", "rerank": "reference"}, "mmref"),  # the tiny model has no references
     ],

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -45,11 +46,35 @@ def cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
-def test_train_writes_a_servable_run(tmp_path, cache):
-    run = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(REPO / "recipes/demo-tiny.yaml"), *sets(), "--out", str(run)])
-    assert result.exit_code == 0, result.output
-    for name in ("config.yaml", "model.safetensors", "query.safetensors", "run.json", "provenance.json"):
+@dataclass
+class Trained:
+    """One small demo-tiny run shared by the tests that read it, and the synthetic set it used."""
+
+    run: Path
+    dataset: Path
+    index: Path
+    base: Path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Trained:
+    base = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOPID_CACHE", str(base / "cache"))
+        run = base / "run"
+        result = runner.invoke(app, ["train", str(REPO / "recipes/demo-tiny.yaml"), *sets(), "--out", str(run)])
+        assert result.exit_code == 0, result.output
+        assert "OCR: groundtruth" in " ".join(result.output.split())  # the table names the test split's OCR
+        dataset = next((base / "cache").glob("synthetic-*"))
+        index = base / "index"
+        built = runner.invoke(app, ["index", str(dataset / "images"), "--model", str(run), "--index", str(index)])
+        assert built.exit_code == 0, built.output
+        yield Trained(run, dataset, index, base)
+
+
+def test_a_run_directory_holds_weights_tagger_provenance_log_and_metrics(trained):
+    run = trained.run
+    for name in ("config.yaml", "model.safetensors", "run.json", "provenance.json"):
         assert (run / name).is_file(), name
     assert (run / "tagger" / "tagger.json").is_file() and (run / "checkpoints" / "last.safetensors").is_file()
     provenance = json.loads((run / "provenance.json").read_text())
@@ -58,39 +83,53 @@ def test_train_writes_a_servable_run(tmp_path, cache):
     assert log.filter(pl.col("kind") == "val")["epoch"].unique().sort().to_list() == [1, 2, 3]
     metrics = read_table(run / "metrics.parquet", "metrics")
     assert set(metrics["model"].to_list()) == {"dense", "fused"}
-    query_side = load_file(str(run / "query.safetensors"))
-    assert any(k.startswith("text_fusion.") for k in query_side)
-    assert not any(k.startswith(("clip.visual.", "distiller.", "entity_out.")) for k in query_side)
+    assert set(metrics["ocr_engine"].to_list()) == {"groundtruth"}  # the recipe trains on ground-truth OCR
+    assert json.loads((run / "run.json").read_text())["ocr_engine"] == "groundtruth"
 
-    again = runner.invoke(app, ["train", str(REPO / "recipes/demo-tiny.yaml"), *sets(), "--out", str(run)])
-    assert again.exit_code == 2 and "--resume" in again.output  # a finished run is never overwritten
-    leftover = tmp_path / "leftover"
+
+def test_a_finished_run_or_another_runs_files_are_never_overwritten(trained):
+    again = runner.invoke(app, ["train", str(REPO / "recipes/demo-tiny.yaml"), *sets(), "--out", str(trained.run)])
+    assert again.exit_code == 2 and "--resume" in again.output
+    leftover = trained.base / "leftover"
     leftover.mkdir()
-    (leftover / "config.yaml").write_text((run / "config.yaml").read_text().replace("epochs: 3", "epochs: 4"))
+    (leftover / "config.yaml").write_text((trained.run / "config.yaml").read_text().replace("epochs: 3", "epochs: 4"))
     other = runner.invoke(app, ["train", "demo-tiny", *sets(), "--out", str(leftover)])
-    assert other.exit_code == 2 and "different recipe" in other.output  # another run's files are not reused
+    assert other.exit_code == 2 and "different recipe" in other.output
 
-    dataset = next(cache.glob("synthetic-*"))
-    index = tmp_path / "index"
-    built = runner.invoke(app, ["index", str(dataset / "images"), "--model", str(run), "--index", str(index)])
-    assert built.exit_code == 0, built.output
-    manifest = json.loads((index / "manifest.json").read_text())
-    assert manifest["model"] == str(run.resolve()) and manifest["dim"] == 128
-    answer = runner.invoke(app, ["query", "a red truck", "--index", str(index), "--json", "-k", "3"])
+
+def test_a_run_serves_index_and_query(trained):
+    manifest = json.loads((trained.index / "manifest.json").read_text())
+    assert manifest["model"] == str(trained.run.resolve()) and manifest["dim"] == 128
+    answer = runner.invoke(app, ["query", "a red truck", "--index", str(trained.index), "--json", "-k", "3"])
     assert answer.exit_code == 0, answer.output
     assert len(json.loads(answer.stdout)) == 3
-    probe = sorted((dataset / "images").glob("*.png"))[5]
-    by_image = runner.invoke(app, ["query", "--image", str(probe), "--index", str(index), "--json", "-k", "1"])
+
+
+def test_an_image_query_reads_its_ocr_as_the_index_did(trained):
+    probe = sorted((trained.dataset / "images").glob("*.png"))[5]
+    by_image = runner.invoke(app, ["query", "--image", str(probe), "--index", str(trained.index), "--json", "-k", "1"])
     assert by_image.exit_code == 0, by_image.output
-    assert json.loads(by_image.stdout)[0]["path"] == str(probe)  # read with its OCR, as the index was
-    mismatch = runner.invoke(app, ["query", "a red truck", "--index", str(index), "--model", "tiny"])
+    assert json.loads(by_image.stdout)[0]["path"] == str(probe)
+
+
+def test_a_model_that_does_not_match_the_index_is_refused(trained):
+    mismatch = runner.invoke(app, ["query", "a red truck", "--index", str(trained.index), "--model", "tiny"])
     assert mismatch.exit_code == 2 and "does not match the index" in mismatch.output
-    evaluated = runner.invoke(app, ["eval", str(dataset), "--model", str(run), "--json", "--dense-only"])
+
+
+def test_eval_encodes_exactly_as_training_did(trained):
+    evaluated = runner.invoke(
+        app, ["eval", str(trained.dataset), "--model", str(trained.run), "--json", "--dense-only"]
+    )
     assert evaluated.exit_code == 0, evaluated.output
     dense = json.loads(evaluated.stdout)
+    metrics = read_table(trained.run / "metrics.parquet", "metrics")
     stored = dict(metrics.filter(pl.col("model") == "dense").select("metric", "value").iter_rows())
-    assert dense["rsum"] == pytest.approx(stored["rsum"], abs=1e-6)  # serving encodes exactly as training did
-    check_light_query_side(run, index)
+    assert dense["rsum"] == pytest.approx(stored["rsum"], abs=1e-6)
+
+
+def test_the_light_query_side_matches_the_network(trained):
+    check_light_query_side(trained.run, trained.index)
 
 
 def check_light_query_side(run: Path, index: Path) -> None:

@@ -68,17 +68,23 @@ class Dataset:
         ocr = read_optional(table_path(self.root, "ocr"), "ocr")
         return sorted(ocr["engine"].unique().to_list())
 
-    def ocr(self, engine: str | None = None) -> pl.DataFrame:
-        """OCR rows of one engine: ``engine`` if given, else the only one present, else the
-        default OCR engine, else ground truth."""
-        from hopid.ocr.registry import DEFAULT_ENGINE
+    def ocr_engine(self, engine: str | None = None) -> str | None:
+        """The engine whose rows :meth:`ocr` gives: ``engine`` if named, else a real engine
+        present (:func:`real_ocr_engine`), else ground truth when it is all there is, else None."""
+        if engine is not None:
+            return engine
+        present = self.ocr_engines()
+        if any(found != GROUNDTRUTH_ENGINE for found in present):
+            return real_ocr_engine(present)
+        return GROUNDTRUTH_ENGINE if present else None
 
+    def ocr(self, engine: str | None = None) -> pl.DataFrame:
+        """OCR rows of one engine, chosen by :meth:`ocr_engine` (no rows when there is no OCR)."""
         ocr = read_optional(table_path(self.root, "ocr"), "ocr")
         present = sorted(ocr["engine"].unique().to_list())
+        engine = self.ocr_engine(engine)
         if engine is None:
-            if not present:
-                return ocr
-            engine = next((e for e in (DEFAULT_ENGINE, GROUNDTRUTH_ENGINE) if e in present), present[0])
+            return ocr
         if engine not in present:
             raise HopidError(
                 f"{self.root}: no OCR from engine {engine!r} (present: {', '.join(present) or 'none'}); "

@@ -12,8 +12,8 @@ from hopid.data.dataset import Dataset
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.errors import HopidError
-from hopid.eval.metrics import caption_protocol, i2t_ranks, identity_protocol, rank_of, t2i_ranks
-from hopid.eval.protocols import GENERIC, IDENTITY, WORDS, Plan, plan
+from hopid.eval.metrics import i2t_ranks, rank_of, t2i_ranks
+from hopid.eval.protocols import WORDS, Plan, plan, protocol_metrics
 from hopid.search.fusion import fuse
 from hopid.search.lexical import LexicalIndex, query_terms
 
@@ -122,7 +122,9 @@ def evaluate(
     errors = ErrorLog("eval")
     image_row = {image_id: row for row, image_id in enumerate(images["image_id"].to_list())}
     caption_image = np.asarray([image_row[i] for i in captions["image_id"].to_list()], dtype=np.int64)
-    ocr = dataset.ocr(ocr_engine) if encoder.needs_ocr or not dense_only else None
+    uses_ocr = encoder.needs_ocr or not dense_only
+    engine = dataset.ocr_engine(ocr_engine) if uses_ocr else None
+    ocr = dataset.ocr(engine) if uses_ocr else None
     image_vectors = embed_images(encoder, dataset, images, errors, progress, ocr=ocr)
     caption_vectors = embed_texts(encoder, captions["text"].to_list(), progress)
     scores = caption_vectors @ image_vectors.T
@@ -134,8 +136,9 @@ def evaluate(
             spans = caption_entity_spans(dataset, captions)
         lexical = scene_text_scores(ocr, images["image_id"].to_list(), texts, spans)
         scores = fuse(scores, lexical, encoder.fusion_alpha if alpha is None else alpha)
+    object_ids, where = images["object_id"].to_list(), str(dataset.root)
     if rerank is None:
-        metrics = _protocol_metrics(chosen, scores, caption_image, images["object_id"], dataset)
+        metrics = protocol_metrics(chosen, scores, caption_image, object_ids, where)
     else:  # each direction re-ranked from its own queries' top-k, profiles computed once per side
         from hopid.search.rerank import rerank_top_k
 
@@ -143,32 +146,16 @@ def evaluate(
         of_captions = encoder.reference_profiles(caption_vectors)
         of_images = encoder.reference_profiles(image_vectors)
         forward = rerank_top_k(scores, of_captions, of_images, k, beta)
-        metrics = _protocol_metrics(chosen, forward, caption_image, images["object_id"], dataset)
+        metrics = protocol_metrics(chosen, forward, caption_image, object_ids, where)
         if "rsum" in metrics:  # the caption protocol: image -> text recalls from images' own top-k
             backward = rerank_top_k(scores.T, of_images, of_captions, k, beta).T
-            backward_metrics = _protocol_metrics(chosen, backward, caption_image, images["object_id"], dataset)
+            backward_metrics = protocol_metrics(chosen, backward, caption_image, object_ids, where)
             metrics |= {key: v for key, v in backward_metrics.items() if key.startswith("i2t_")}
             metrics["rsum"] = 100 * sum(v for key, v in metrics.items() if key.startswith(("t2i_r", "i2t_r")))
         scores = forward
     per_query = _per_query(scores, caption_image, images["image_id"].to_list(), captions["caption_id"].to_list())
     counts = {"images": images.height, "captions": captions.height, "errors": len(errors)}
-    return EvalResult(metrics, per_query, counts, chosen, errors)
-
-
-def _protocol_metrics(
-    chosen: Plan, scores: np.ndarray, caption_image: np.ndarray, object_ids: pl.Series, dataset: Dataset
-) -> dict[str, float]:
-    metrics: dict[str, float] = {}
-    if chosen.protocol != IDENTITY:
-        folds = chosen.folds
-        metrics = caption_protocol(scores, caption_image) if not folds else fold_average(scores, caption_image, folds)
-    has_ids = object_ids.null_count() == 0
-    if chosen.protocol == IDENTITY and not has_ids:
-        raise HopidError(f"{dataset.root}: the identity protocol needs an object_id on every image")
-    if has_ids and chosen.protocol in (IDENTITY, GENERIC):
-        object_list = object_ids.to_list()
-        metrics |= identity_protocol(scores, [object_list[i] for i in caption_image], object_list)
-    return metrics
+    return EvalResult(metrics, per_query, counts, chosen, errors, engine)
 
 
 def reference_reranked(
@@ -200,21 +187,6 @@ def rerank_setting(encoder, method: str, k: int | None, beta: float | None) -> t
         raise HopidError("--rerank reference needs a trained run with model.mmref: true")
     defaults = encoder.rerank_defaults
     return int(defaults.get("k", 10) if k is None else k), float(defaults.get("beta", 0.0) if beta is None else beta)
-
-
-def fold_average(scores: np.ndarray, caption_image: np.ndarray, folds: int) -> dict[str, float]:
-    """The caption protocol averaged over ``folds`` equal consecutive folds of the images, each
-    fold's captions against that fold's images only (COCO 1K: five folds of 1,000 test images)."""
-    n_images = scores.shape[1]
-    if folds < 1 or n_images % folds:
-        raise HopidError(f"--folds {folds}: the {n_images} images do not split into {folds} equal folds")
-    size = n_images // folds
-    results = []
-    for fold in range(folds):
-        rows = np.flatnonzero((caption_image >= fold * size) & (caption_image < (fold + 1) * size))
-        block = scores[np.ix_(rows, np.arange(fold * size, (fold + 1) * size))]
-        results.append(caption_protocol(block, caption_image[rows] - fold * size))
-    return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
 
 def _per_query(scores: np.ndarray, caption_image: np.ndarray, image_ids: list[str], caption_ids: list[str]):

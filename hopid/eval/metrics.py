@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hopid.errors import HopidError
+
 DEFAULT_KS = (1, 5, 10)
 
 
@@ -26,12 +28,16 @@ def t2i_ranks(scores: np.ndarray, caption_image: np.ndarray) -> np.ndarray:
 
 
 def i2t_ranks(scores: np.ndarray, caption_image: np.ndarray) -> np.ndarray:
-    """For captions x images ``scores``: each image's rank of its best-ranked own caption."""
+    """For captions x images ``scores``: each image's rank of its best-ranked own caption: one
+    more than the other images' captions scoring at least as well (its own captions never push
+    it down, as in the SCAN/VSE++ evaluation). 0 for an image without captions."""
     by_image = scores.T
     ranks = np.zeros(by_image.shape[0], dtype=np.int64)
     for image in range(by_image.shape[0]):
-        positives = caption_image == image
-        ranks[image] = rank_of(by_image[image], positives) if positives.any() else 0
+        own = caption_image == image
+        if own.any():
+            best = by_image[image][own].max()
+            ranks[image] = 1 + int(np.count_nonzero(by_image[image][~own] >= best))
     return ranks
 
 
@@ -65,7 +71,7 @@ def identity_protocol(
         n_pos = int(positives.sum())
         if not n_pos:
             continue
-        order = np.argsort(-scores[q], kind="stable")
+        order = np.lexsort((positives, -scores[q]))  # best first; among ties, non-hits first (pessimistic)
         hits = positives[order]
         hit_ranks = np.flatnonzero(hits) + 1
         first_hits.append(hit_ranks[0])
@@ -76,3 +82,18 @@ def identity_protocol(
     metrics["map"] = float(np.mean(average_precisions)) if average_precisions else 0.0
     metrics["minp"] = float(np.mean(inverse_negative_penalties)) if inverse_negative_penalties else 0.0
     return metrics
+
+
+def fold_average(scores: np.ndarray, caption_image: np.ndarray, folds: int) -> dict[str, float]:
+    """The caption protocol averaged over ``folds`` equal consecutive folds of the images, each
+    fold's captions against that fold's images only (COCO 1K: five folds of 1,000 test images)."""
+    n_images = scores.shape[1]
+    if folds < 1 or n_images % folds:
+        raise HopidError(f"--folds {folds}: the {n_images} images do not split into {folds} equal folds")
+    size = n_images // folds
+    results = []
+    for fold in range(folds):
+        rows = np.flatnonzero((caption_image >= fold * size) & (caption_image < (fold + 1) * size))
+        block = scores[np.ix_(rows, np.arange(fold * size, (fold + 1) * size))]
+        results.append(caption_protocol(block, caption_image[rows] - fold * size))
+    return {key: float(np.mean([r[key] for r in results])) for key in results[0]}

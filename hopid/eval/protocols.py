@@ -8,9 +8,13 @@ the identity metrics too when every image has an ``object_id``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hopid.errors import HopidError
+from hopid.eval.metrics import caption_protocol, fold_average, identity_protocol
 
 CAPTIONS = "5-captions-per-image"  # CTC / COCO / Flickr30K / TextCaps: R@K both ways, rSum
 IDENTITY = "identity"  # person retrieval, CUB, Flowers: Rank-K (CMC), mAP, mINP
@@ -80,3 +84,26 @@ def plan(benchmark: str | None, subset: str | None, folds: int | None) -> Plan:
 def variant_names(benchmark: str | None) -> list[str]:
     """The ``--subset`` names a benchmark defines beyond its ``images.subset`` values."""
     return list(PROTOCOLS[benchmark].variants) if benchmark in PROTOCOLS else []
+
+
+def protocol_metrics(
+    chosen: Plan, scores: np.ndarray, caption_image: np.ndarray, object_ids: Sequence[str | None], where: str
+) -> dict[str, float]:
+    """The metrics of ``chosen``'s protocol for captions x images ``scores``: caption R@K (fold
+    averaged when asked), identity metrics by ``object_ids`` (one per image), or both for a folder
+    without a benchmark card whose images all have one. ``where`` names the data in errors."""
+    metrics: dict[str, float] = {}
+    if chosen.protocol != IDENTITY:
+        folds = chosen.folds
+        metrics = caption_protocol(scores, caption_image) if not folds else fold_average(scores, caption_image, folds)
+    has_ids = len(object_ids) > 0 and all(found is not None for found in object_ids)
+    if chosen.protocol == IDENTITY and not has_ids:
+        raise HopidError(f"{where}: the identity protocol needs an object_id on every image")
+    if has_ids and chosen.protocol in (IDENTITY, GENERIC):
+        metrics |= identity_protocol(scores, [object_ids[i] for i in caption_image], list(object_ids))
+    return metrics
+
+
+def headline_metric(protocol: str) -> str:
+    """The metric a protocol's results are compared by: mAP for identities, else rSum."""
+    return "map" if protocol == IDENTITY else "rsum"

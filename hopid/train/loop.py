@@ -2,8 +2,8 @@
 
 A run directory holds everything serving needs (see docs/model.md): ``config.yaml`` (the
 resolved recipe), ``model.safetensors`` (the best weights), ``run.json`` (what serving
-reads: fusion.alpha, dimensions), ``tagger/``, ``query.safetensors`` (the text side alone),
-``provenance.json``, ``train_log.parquet``, ``metrics.parquet`` and ``checkpoints/``.
+reads: fusion.alpha, dimensions), ``tagger/``, ``provenance.json``, ``train_log.parquet``,
+``metrics.parquet`` (with the OCR engine that scored the test split) and ``checkpoints/``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from hopid.data.error_log import ErrorLog
 from hopid.data.schema import atomic_write_bytes, table_path, write_table
 from hopid.errors import HopidError
 from hopid.eval.metrics import caption_protocol, identity_protocol
+from hopid.eval.protocols import GENERIC, IDENTITY, headline_metric, plan, protocol_metrics
 from hopid.models.inputs import entity_batch, image_vectors, ocr_batch, text_vectors
 from hopid.models.network import HopidNet, NetConfig, WordBank
 from hopid.search.fusion import fuse
@@ -44,24 +45,14 @@ from hopid.train.data import (
 )
 from hopid.train.losses import explanation_losses, reference_losses, retrieval_loss
 from hopid.train.ocr_noise import NoiseConfig
-from hopid.train.recipe import SYNTHETIC, dump_recipe
+from hopid.train.recipe import IDENTITY_METRICS, SYNTHETIC, dump_recipe
 
 Progress = Callable[[str, int, int], None]
 Note = Callable[[str], None]
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
-QUERY_WEIGHTS = "query.safetensors"
 LAST = "checkpoints/last.safetensors"
 EVAL_BATCH = 128
-IMAGE_ONLY_PREFIXES = (  # weights a query never uses: left out of query.safetensors
-    "experts.",  # EntityCLIP's experts train the towers; serving never runs them
-    "clip.visual.",
-    "ocr_encoder.",
-    "distiller.",
-    "image_fusion.",
-    "image_out.",
-    "entity_out.",
-)
 
 
 @dataclass
@@ -77,6 +68,7 @@ class TrainSummary:
     samples_per_second: float
     resumed_at_step: int = 0
     notes: list[str] = field(default_factory=list)
+    ocr_engine: str | None = None  # whose OCR words the scene-text scores used (ground truth for the recipes)
 
 
 def resolve_device(name: str) -> str:
@@ -230,7 +222,10 @@ class Trainer:
         for line in self.notes:
             self.note(line)
         self.data_fingerprint = dataset_fingerprint(self.root)
-        self.ocr = self.dataset.ocr(self.recipe["data"]["ocr_engine"])
+        self.protocol = plan(self.dataset.benchmark(), None, None)
+        self.select_on = self._select_on()
+        self.ocr_engine = self.dataset.ocr_engine(self.recipe["data"]["ocr_engine"])
+        self.ocr = self.dataset.ocr(self.ocr_engine)
         self.tagger = ensure_tagger(self.root, self.run_dir, self.recipe, self.world, self.progress)
         train_ids = self.dataset.images.filter(pl.col("split") == data["train_split"])["object_id"]
         self.identities = {name: row for row, name in enumerate(sorted(train_ids.drop_nulls().unique()))}
@@ -249,6 +244,24 @@ class Trainer:
             if self.config.freeze_text and self.train_cfg["cache_frozen"]:
                 data.caption_features = self._caption_features(data)
         self._make_optimizer()
+
+    def _select_on(self) -> str:
+        """The val metric that picks the best epoch, fusion.alpha and re-ranking: the recipe's
+        ``eval.select_on``, or with ``auto`` the dataset's own (mAP for identities, else rSum)."""
+        chosen = self.recipe["eval"]["select_on"]
+        if chosen == "auto":
+            return headline_metric(self.protocol.protocol)
+        identities = chosen in IDENTITY_METRICS
+        if identities != (self.protocol.protocol == IDENTITY) and self.protocol.protocol != GENERIC:
+            raise HopidError(
+                f"recipe: eval.select_on {chosen!r} is not a metric of the {self.protocol.protocol} protocol"
+            )
+        return chosen
+
+    def val_metrics(self, scores: np.ndarray, data: SplitData) -> dict[str, float]:
+        """The dataset protocol's metrics of captions x images ``scores`` on a split."""
+        groups = data.image_groups or [None] * len(data.image_ids)
+        return protocol_metrics(self.protocol, scores, data.caption_image, groups, str(self.root))
 
     def _load_split(self, key: str) -> SplitData:
         """The split the recipe's ``data.<key>`` names, with the run's tagger's entities."""
@@ -435,14 +448,19 @@ class Trainer:
                     self.progress("train", state["step"], total)
                 if state["step"] % self.train_cfg["checkpoint_every"] == 0:
                     self._save(state)
-            metrics = caption_protocol(self.split_scores(self.val_data), self.val_data.caption_image)
+            metrics = self.val_metrics(self.split_scores(self.val_data), self.val_data)
             self.log += [self._row(state["step"], epoch, "val", k, v) for k, v in metrics.items()]
-            score = metrics[self.recipe["eval"]["select_on"]]
+            score = metrics[self.select_on]
             if score > state["best_score"]:
                 state["best_score"], state["best_epoch"] = score, epoch + 1
                 if self.world.is_main:
                     save_weights(self.net.state_dict(), self.run_dir / WEIGHTS)
-            self.note(f"epoch {epoch + 1}/{epochs}: val rsum {metrics['rsum']:.1f}, t2i R@1 {metrics['t2i_r1']:.3f}")
+            shown = ", ".join(
+                f"{key} {metrics[key]:.3f}"
+                for key in dict.fromkeys((self.select_on, "t2i_r1", "rank1"))
+                if key in metrics
+            )
+            self.note(f"epoch {epoch + 1}/{epochs}: val {shown}")
             state["epoch"], state["position"] = epoch + 1, 0
             self._save(state)
         loop_seconds = time.perf_counter() - loop_began
@@ -525,10 +543,7 @@ class Trainer:
         self.bank.add(test.strings + test.prompts)
         dense = self.split_scores(test)
         fused = fuse(dense, self._lexical(test), alpha)
-        metrics = {
-            "dense": caption_protocol(dense, test.caption_image),
-            "fused": caption_protocol(fused, test.caption_image),
-        }
+        metrics = {"dense": self.val_metrics(dense, test), "fused": self.val_metrics(fused, test)}
         if self.world.is_main:
             self._write_outputs(state, alpha, rerank, metrics, samples_per_second)
         return TrainSummary(
@@ -543,6 +558,7 @@ class Trainer:
             samples_per_second,
             resumed,
             self.notes,
+            self.ocr_engine,
         )
 
     def _lexical(self, data: SplitData) -> np.ndarray:
@@ -554,10 +570,10 @@ class Trainer:
         """fusion.alpha for the trained network: the best val score over the recipe's grid
         (``dense``: the network's val captions x images scores)."""
         lexical = self._lexical(self.val_data)
-        select_on = self.recipe["eval"]["select_on"]
+        select_on = self.select_on
         scored = {}
         for alpha in sorted(self.recipe["eval"]["alphas"]):
-            metrics = caption_protocol(fuse(dense, lexical, alpha), self.val_data.caption_image)
+            metrics = self.val_metrics(fuse(dense, lexical, alpha), self.val_data)
             scored[alpha] = metrics[select_on]
             self.log.append(self._row(0, -1, "alpha", f"{select_on}@{alpha}", metrics[select_on]))
         return choose_alpha(scored, self.recipe["eval"]["alpha_tolerance"])
@@ -579,7 +595,7 @@ class Trainer:
                 found = identity_protocol(matrix, [groups[i] for i in data.caption_image], groups)
                 return found["map"], found["rank1"]
             found = caption_protocol(matrix, data.caption_image)
-            return found[self.recipe["eval"]["select_on"]], found["t2i_r1"]
+            return found[self.select_on], found["t2i_r1"]
 
         best_score, floor = judge(scores)
         chosen = {"k": int(self.recipe["eval"]["rerank_ks"][0]), "beta": 0.0}
@@ -609,15 +625,12 @@ class Trainer:
         metrics: dict[str, dict[str, float]],
         samples_per_second: float,
     ) -> None:
-        state_dict = self.net.state_dict()
-        query = {k: v for k, v in state_dict.items() if not k.startswith(IMAGE_ONLY_PREFIXES)}
-        save_weights(query, self.run_dir / QUERY_WEIGHTS)
         info = {
             "hopid_version": __version__,
             "fusion_alpha": alpha,
             "dim": self.net.out_dim,
             "needs_ocr": self.config.needs_ocr,
-            "ocr_engine": self.recipe["data"]["ocr_engine"],
+            "ocr_engine": self.ocr_engine,
             "best_epoch": state["best_epoch"],
             "best_val_score": state["best_score"],
             "train_samples_per_second": round(samples_per_second, 1),  # of this process's last session
@@ -632,7 +645,13 @@ class Trainer:
             self.run_dir / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2))
         )
         rows = [
-            {"metric": k, "value": v, "split": self.recipe["data"]["test_split"], "model": scoring}
+            {
+                "metric": k,
+                "value": v,
+                "split": self.recipe["data"]["test_split"],
+                "model": scoring,
+                "ocr_engine": self.ocr_engine,
+            }
             for scoring, values in metrics.items()
             for k, v in values.items()
         ]

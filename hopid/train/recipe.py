@@ -73,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
         "context_chars": 1500,
     },
     "eval": {
-        "select_on": "rsum",
+        "select_on": "auto",
         "alphas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0],
         "alpha_tolerance": 1.0,
         # MMRef re-ranking: k and beta from these grids, best val mAP without losing val Rank-1
@@ -181,7 +181,9 @@ POSITIVE_INTS = (
     "explain.max_tokens",
     "explain.context_chars",
 )
-SELECT_ON = ("rsum", "t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10")
+CAPTION_METRICS = ("rsum", "t2i_r1", "t2i_r5", "t2i_r10", "i2t_r1", "i2t_r5", "i2t_r10")
+IDENTITY_METRICS = ("map", "rank1", "rank5", "rank10", "minp")
+SELECT_ON = ("auto", *CAPTION_METRICS, *IDENTITY_METRICS)  # auto: the dataset protocol's headline metric
 
 
 def _coerce(recipe: dict[str, Any], key: str, kind: type) -> None:

@@ -4,7 +4,8 @@
   ``{images: [{id, file_name, width, height}], annotations: [{image_id, caption}]}``;
 - scene text: ``cocotext.v2.json``: ``{imgs: {id: {file_name, width, height}}, anns: {id: {image_id,
   bbox: [x, y, w, h], utf8_string, legibility}}}``; legible words with text become ``ocr.parquet``
-  rows with ``engine = coco-text``;
+  rows with ``engine = groundtruth`` (human annotations: eval says so, and prefers a real engine's
+  reading once ``hopid ocr`` has made one);
 - splits: files whose name holds ``train``, ``1k`` or ``test``/``5k`` listing COCO image ids (one
   per line, or a JSON list). CTC-1K images are ``test`` with ``subset = ctc1k``.
 """
@@ -15,11 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hopid.data.dataset import GROUNDTRUTH_ENGINE
 from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json, pixel_box
 from hopid.errors import HopidError
 
 COCO_TEXT = "cocotext.v2.json"
-ENGINE = "coco-text"
+ENGINE = GROUNDTRUTH_ENGINE  # legible COCO-Text words are human annotations, not an OCR reading
 
 
 def _id_lists(root: Path) -> dict[str, list[Path]]:
