@@ -21,6 +21,9 @@ err = Console(stderr=True)
 out = Console()
 state = {"debug": False}
 EXIT_USER_ERROR = 2
+MODEL_HELP = (
+    "tiny | RUN_DIR (from hopid train) | ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) | ARCH:/path/to/weights."
+)
 
 
 def fail(message: str) -> None:

@@ -62,7 +62,7 @@ def demo(
         infer_dataset(dataset_dir, tagger_dir)
         err.print(f"3/7 reading the scene text with {DEFAULT_ENGINE}")
         data = Dataset.open(dataset_dir)
-        ocr_dataset(data, DEFAULT_ENGINE, workers=workers, progress=lambda d, t: update("ocr", d, t))
+        ocr_dataset(data, DEFAULT_ENGINE, workers=workers, progress=update)
         runs = {}
         for step, (key, recipe_name) in enumerate(RECIPES.items(), start=4):
             run_dir = out_dir / "runs" / key

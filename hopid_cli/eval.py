@@ -7,15 +7,13 @@ from typing import Annotated
 
 import typer
 
-from hopid_cli.common import err, handle_errors, out, print_json, progress_bar, summary_table
+from hopid_cli.common import MODEL_HELP, err, handle_errors, out, print_json, progress_bar, summary_table
 
 
 @handle_errors
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="Dataset directory.")],
-    model: Annotated[
-        str, typer.Option(help="tiny | RUN_DIR (from hopid train) | ARCH:PRETRAINED | ARCH:/path/to/weights.")
-    ] = "tiny",
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "tiny",
     split: Annotated[
         str | None,
         typer.Option(help="train, val or test (default: test; word retrieval on a folder of one split: that one)."),
@@ -122,7 +120,7 @@ def evaluate(
             from hopid.ocr.stage import ocr_dataset
 
             err.print(f"{dataset} has no scene text read by an OCR engine yet: reading it with {DEFAULT_ENGINE}")
-            ocr_dataset(data, DEFAULT_ENGINE, progress=lambda d, t: update("ocr", d, t))
+            ocr_dataset(data, DEFAULT_ENGINE, progress=update)
         options = {"split": split, "dense_only": dense_only, "ocr_engine": ocr_engine, "alpha": alpha}
         if words:
             result = evaluate_words(data, encoder, queries=queries, progress=update, **options)

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from hopid_cli.common import err, handle_errors, out, progress_bar, summary_table
+from hopid.torchrun import torchrun_launch
+from hopid_cli.common import MODEL_HELP, err, handle_errors, out, progress_bar, summary_table
 
 
 @handle_errors
 def index(
     images_dir: Annotated[Path, typer.Argument(help="Folder of images (searched recursively).")],
-    model: Annotated[
-        str,
-        typer.Option(
-            help="tiny | RUN_DIR (from hopid train) | ARCH:PRETRAINED (e.g. ViT-B-32:laion2b_s34b_b79k) "
-            "| ARCH:/path/to/weights."
-        ),
-    ] = "tiny",
+    model: Annotated[str, typer.Option(help=MODEL_HELP)] = "tiny",
     ocr_engine: Annotated[str | None, typer.Option(help="OCR engine (default: the measured best).")] = None,
     ocr_quality: Annotated[
         str,
@@ -68,7 +62,7 @@ def index(
     if index_type not in ("auto", *INDEX_KINDS):
         raise HopidError(f"--index-type {index_type!r}: choose auto, {', '.join(INDEX_KINDS)}")
     parsed = parse_shard(shard) if shard else None
-    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    world, rank = torchrun_launch().size, torchrun_launch().rank
     if parsed is None and world > 1:  # torchrun: one shard per process
         parsed = (rank, world)
         workers = workers or max(1, default_workers() // world)

@@ -37,7 +37,7 @@ def ocr(
         raise HopidError(problem)
     data = Dataset.open(dataset, need_captions=False)
     with progress_bar() as update:
-        summary = ocr_dataset(data, engine, workers=workers, progress=lambda d, t: update("ocr", d, t))
+        summary = ocr_dataset(data, engine, workers=workers, progress=update)
     if summary.errors:
         err.print(f"[yellow]{summary.errors} image(s) failed[/]: see {dataset / 'errors.parquet'}")
     out.print(summary_table(f"OCR of {dataset}", vars(summary)))

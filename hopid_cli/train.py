@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from hopid.torchrun import torchrun_launch
 from hopid_cli.common import err, handle_errors, out, progress_bar, summary_table
 
 SHOWN = (
@@ -52,8 +52,7 @@ def train(
 
     resolved = load_recipe(recipe, overrides or [])
     run_dir = out_dir or Path("runs") / str(resolved["name"])
-    main_rank = os.environ.get("RANK", "0") == "0"
-    if not main_rank:  # under torchrun only rank 0 reports
+    if not torchrun_launch().is_main:  # under torchrun only rank 0 reports
         run_training(resolved, run_dir, resume=resume)
         return
     err.print(f"training {resolved['name']} into {run_dir}")

@@ -7,14 +7,12 @@ from typing import Annotated
 
 import typer
 
-from hopid_cli.common import err, handle_errors
+from hopid_cli.common import MODEL_HELP, err, handle_errors
 
 app = typer.Typer(
     help="Pictures (PNG) of a model on a dataset: retrieval examples, t-SNE maps, attention maps.",
     no_args_is_help=True,
 )
-
-MODEL_HELP = "tiny | RUN_DIR (from hopid train) | ARCH:PRETRAINED | ARCH:/path/to/weights."
 
 
 def _open(dataset: Path, model: str, split: str | None = None):

@@ -151,9 +151,9 @@ def test_recipe_rejects_unknown_keys_and_lists_valid_ones(tmp_path):
 
 def test_every_benchmark_has_a_valid_recipe():
     from hopid.eval.protocols import PROTOCOLS, WORDS
-    from hopid.train.recipe import RECIPES_DIR
+    from hopid.train.recipe import recipes_dir
 
-    names = {path.stem: load_recipe(path) for path in RECIPES_DIR.glob("*.yaml")}
+    names = {path.stem: load_recipe(path) for path in recipes_dir().glob("*.yaml")}
     for benchmark in (name for name, protocol in PROTOCOLS.items() if protocol.name != WORDS):  # SVT/IC15: no training
         recipe = next((r for stem, r in names.items() if stem.startswith(f"{benchmark}-")), None)
         assert recipe is not None, f"no recipe for {benchmark}"

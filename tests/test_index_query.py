@@ -211,3 +211,19 @@ def test_torchrun_indexes_one_shard_per_process_and_rank_zero_merges(tmp_path):
     index_dir = tmp_path / "photos" / ".hopid"
     assert json.loads((index_dir / "manifest.json").read_text())["images"] == len(WORDS)
     assert not (index_dir / "cache" / "shards").exists()  # the merge cleared the shard markers
+
+
+def test_loading_a_model_leaves_the_environment_and_the_hub_mode_alone(monkeypatch):
+    from huggingface_hub import constants
+
+    from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder
+    from hopid.models.factory import hub_offline, load_encoder
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    before = constants.HF_HUB_OFFLINE
+    encoder = load_encoder("tiny", device="cpu")
+    assert "HF_HUB_OFFLINE" not in os.environ and before == constants.HF_HUB_OFFLINE
+    with hub_offline():
+        assert constants.HF_HUB_OFFLINE is True
+    assert before == constants.HF_HUB_OFFLINE  # a later pretrained load may use the network again
+    assert isinstance(encoder, ImageEncoder) and not isinstance(encoder, EntityEncoder | ReferenceEncoder)

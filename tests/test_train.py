@@ -138,6 +138,7 @@ def check_light_query_side(run: Path, index: Path) -> None:
     from conftest import cold_query
 
     from hopid.entities.prompt import prompt_words
+    from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder
     from hopid.models.run import RunEncoder
     from hopid.search.query_encoder import OnnxRunTextEncoder, open_query_encoder
 
@@ -146,6 +147,10 @@ def check_light_query_side(run: Path, index: Path) -> None:
     encoder = RunEncoder(run)
     light = open_query_encoder(index, encoder.spec, encoder.fingerprint)
     assert isinstance(light, OnnxRunTextEncoder)
+    # what each encoder declares it can do: the ONNX query side reads no images
+    assert all(isinstance(encoder, kind) for kind in (ImageEncoder, EntityEncoder, ReferenceEncoder))
+    assert isinstance(light, EntityEncoder) and isinstance(light, ReferenceEncoder)
+    assert not isinstance(light, ImageEncoder)
     texts = ['a sign that reads "Quilmo 24h" near Gate 63', "a red truck", "", "word " * 100]
     words = [prompt_words(found) for found in encoder.entities(texts)] + [["A", "b", "C", "d", "E", "f", "G", "h", "I"]]
     texts.append("nine words, more than the network takes")

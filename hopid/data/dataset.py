@@ -1,4 +1,4 @@
-"""A dataset directory: the tables of DESIGN §4 beside (or pointing at) the image files."""
+"""A dataset directory: the tables of docs/data-model.md beside (or pointing at) the image files."""
 
 from __future__ import annotations
 

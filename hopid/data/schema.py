@@ -1,4 +1,4 @@
-"""Table schemas of the data model (DESIGN §4) and atomic, checked Parquet I/O.
+"""Table schemas of the data model (docs/data-model.md) and atomic, checked Parquet I/O.
 
 Every table hopid writes carries ``hopid.table`` and ``hopid.schema_version`` in its
 Parquet metadata. Reading checks both, and that every required column is there, so a

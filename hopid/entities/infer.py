@@ -7,7 +7,7 @@ pipeline adds non-overlapping evidence (source "spacy-pretrained"); it is never 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,11 +20,11 @@ from hopid.entities.rules import rule_entities
 from hopid.entities.tagger import Tagger, load_pretrained, load_tagger, pretrained_entities
 from hopid.entities.types import Entity
 from hopid.errors import HopidError
+from hopid.progress import Progress
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
-Progress = Callable[[str, int, int], None]
 BATCH = 2048
 
 

@@ -16,7 +16,7 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from hopid.entities.text import STOPWORDS, words
 from hopid.entities.types import Entity
 from hopid.entities.weak_labels import Labelled, Span, SpanScores, label_dataset, score_spans
 from hopid.errors import HopidError
+from hopid.progress import Progress
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -40,8 +41,6 @@ TRAIN_HINT = "train one with `hopid entities train DATASET --out DIR`"
 PRETRAINED_SOURCE = "spacy-pretrained"
 PRETRAINED_LABELS = frozenset({"ORG", "PRODUCT", "FAC", "GPE", "LOC", "WORK_OF_ART", "EVENT", "CARDINAL"})
 PRETRAINED_SCORE = 0.5
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,10 +13,10 @@ from hopid.data.images import ImageLoadError, load_rgb
 from hopid.errors import HopidError
 from hopid.eval.metrics import i2t_ranks, rank_of, t2i_ranks
 from hopid.eval.protocols import WORDS, Plan, plan, protocol_metrics
+from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder, TextEncoder
+from hopid.progress import Progress
 from hopid.search.fusion import fuse
 from hopid.search.lexical import LexicalIndex, query_terms
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -44,7 +43,7 @@ def caption_entity_spans(dataset: Dataset, captions: pl.DataFrame) -> list[list[
 
 
 def embed_images(
-    encoder,
+    encoder: ImageEncoder,
     dataset: Dataset,
     images: pl.DataFrame,
     errors: ErrorLog,
@@ -78,7 +77,7 @@ def embed_images(
     return vectors
 
 
-def embed_texts(encoder, texts: list[str], progress: Progress | None, batch_size: int = 256) -> np.ndarray:
+def embed_texts(encoder: TextEncoder, texts: list[str], progress: Progress | None, batch_size: int = 256) -> np.ndarray:
     parts = []
     for start in range(0, len(texts), batch_size):
         parts.append(encoder.encode_texts(texts[start : start + batch_size]))
@@ -98,7 +97,7 @@ def scene_text_scores(
 
 def evaluate(
     dataset: Dataset,
-    encoder,
+    encoder: ImageEncoder,
     *,
     split: str | None = "test",
     subset: str | None = None,
@@ -111,7 +110,7 @@ def evaluate(
     rerank_beta: float | None = None,
     progress: Progress | None = None,
 ) -> EvalResult:
-    """The protocol of DESIGN §6 that the dataset's benchmark card names (identity metrics for
+    """The published protocol (docs/datasets.md#protocols) that the dataset's benchmark card names (identity metrics for
     the person and fine-grained sets, caption R@K for the others; ``subset`` may name a variant
     such as ``ctc1k`` or ``coco1k``). A folder without a card gets caption R@K, plus the identity
     metrics when every image of the split has an ``object_id``."""
@@ -130,7 +129,7 @@ def evaluate(
     scores = caption_vectors @ image_vectors.T
     if not dense_only:
         texts = captions["text"].to_list()
-        if hasattr(encoder, "entities"):  # a trained run infers entities with its own tagger
+        if isinstance(encoder, EntityEncoder):  # a trained run infers entities with its own tagger
             spans = [[(e.start, e.end) for e in found] for found in encoder.entities(texts)]
         else:
             spans = caption_entity_spans(dataset, captions)
@@ -159,7 +158,7 @@ def evaluate(
 
 
 def reference_reranked(
-    encoder,
+    encoder: ImageEncoder,
     scores: np.ndarray,
     query_vectors: np.ndarray,
     gallery_vectors: np.ndarray,
@@ -176,14 +175,14 @@ def reference_reranked(
     return rerank_top_k(scores, queries, gallery, k, beta)
 
 
-def rerank_setting(encoder, method: str, k: int | None, beta: float | None) -> tuple[int, float]:
+def rerank_setting(encoder: TextEncoder, method: str, k: int | None, beta: float | None) -> tuple[int, float]:
     """The re-ranking ``(k, beta)``: as given, else the run's (chosen on val); a one-line error
     for an unknown method or a model without references."""
     from hopid.search.rerank import RERANK_CHOICES
 
     if method not in RERANK_CHOICES:
         raise HopidError(f"--rerank {method!r}: choose one of {', '.join(RERANK_CHOICES)}")
-    if not hasattr(encoder, "reference_profiles"):
+    if not isinstance(encoder, ReferenceEncoder):
         raise HopidError("--rerank reference needs a trained run with model.mmref: true")
     defaults = encoder.rerank_defaults
     return int(defaults.get("k", 10) if k is None else k), float(defaults.get("beta", 0.0) if beta is None else beta)
@@ -206,7 +205,7 @@ def _per_query(scores: np.ndarray, caption_image: np.ndarray, image_ids: list[st
 
 def evaluate_words(
     dataset: Dataset,
-    encoder,
+    encoder: ImageEncoder,
     *,
     split: str | None = "test",
     queries: str | None = None,

@@ -1,4 +1,4 @@
-"""Retrieval metrics of the published protocols (DESIGN §6), on a score matrix.
+"""Retrieval metrics of the published protocols (docs/datasets.md#protocols), on a score matrix.
 
 Ranks are 1-based and pessimistic on ties: an item tied with the true one counts as
 ranked above it, so a constant scorer never looks good.

@@ -1,4 +1,4 @@
-"""Which published protocol a benchmark is evaluated under (DESIGN §6).
+"""Which published protocol a benchmark is evaluated under (docs/datasets.md#protocols).
 
 ``hopid prepare`` writes ``benchmark.json`` naming the benchmark; :func:`plan` turns that name
 plus ``--subset``/``--folds`` into what :func:`hopid.eval.evaluate.evaluate` computes. A folder
@@ -72,18 +72,13 @@ def plan(benchmark: str | None, subset: str | None, folds: int | None) -> Plan:
         return Plan(GENERIC, subset, folds, subset or "")
     protocol = PROTOCOLS[benchmark]
     if folds is not None and not protocol.fold_averaging:
-        raise HopidError(f"--folds: {benchmark} is evaluated without fold averaging (DESIGN §6)")
+        raise HopidError(f"--folds: {benchmark} is evaluated without fold averaging")
     variant = protocol.variants.get(subset or "")
     if variant is None:
         return Plan(protocol.name, subset, folds, subset or "")
     if folds is not None and variant.folds is not None and folds != variant.folds:
         raise HopidError(f"--subset {subset} means {variant.folds} folds; --folds {folds} contradicts it")
     return Plan(protocol.name, variant.subset, variant.folds or folds, subset or "")
-
-
-def variant_names(benchmark: str | None) -> list[str]:
-    """The ``--subset`` names a benchmark defines beyond its ``images.subset`` values."""
-    return list(PROTOCOLS[benchmark].variants) if benchmark in PROTOCOLS else []
 
 
 def protocol_metrics(

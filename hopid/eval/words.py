@@ -1,5 +1,5 @@
 """Word retrieval, the protocol of the scene-text retrieval literature (Mishra et al. 2013,
-TDSL CVPR'21, MSTAR; DESIGN §6).
+TDSL CVPR'21, MSTAR; docs/benchmarks.md).
 
 Each query is one word; an image is relevant when its ground-truth words hold it; every image
 of the split is ranked; the score is the mean over queries of the average precision (AP).

@@ -19,7 +19,6 @@ import json
 import shutil
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +34,11 @@ from hopid.data.scan import ImageFile, content_hash, scan_images
 from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, table_path, write_table
 from hopid.errors import HopidError
 from hopid.index.choose import IndexPlan, build_faiss, plan_index, write_faiss
+from hopid.models.encoder import ImageEncoder
 from hopid.ocr.registry import cache_name
 from hopid.ocr.stage import failures, ocr_store, parts_to_ocr_table, run_ocr_parts
+from hopid.progress import Progress
 
-Progress = Callable[[str, int, int], None]
 MANIFEST = "manifest.json"
 LEXICAL_FILE = "lexical.npz"
 INDEX_DIRNAME = ".hopid"
@@ -132,7 +132,7 @@ def _hashes(root: Path, files: list[ImageFile], previous: dict[str, dict], error
 
 
 def _embed_missing(
-    encoder,
+    encoder: ImageEncoder,
     root: Path,
     todo: list[tuple[str, str]],
     store: PartStore,
@@ -175,7 +175,7 @@ def _previous_items(index_dir: Path) -> dict[str, dict]:
 
 def build_index(
     images_dir: str | Path,
-    encoder,
+    encoder: ImageEncoder,
     *,
     index_dir: str | Path | None = None,
     ocr_engine: str | None = None,
@@ -229,7 +229,7 @@ def build_index(
         ocr_parts,
         engine,
         workers=workers,
-        progress=(lambda done, total: progress("ocr", done, total)) if progress else None,
+        progress=progress,
     )
     if shard is not None:  # leave the parts as they are: other shards may be writing beside us
         return _finish_shard(
@@ -299,7 +299,7 @@ def build_index(
 
 
 def _embed_readable(
-    encoder,
+    encoder: ImageEncoder,
     root: Path,
     path_of_hash: dict[str, str],
     readable: set[str],
@@ -319,7 +319,7 @@ def _embed_readable(
 def _finish_shard(
     index_dir: Path,
     shard: tuple[int, int],
-    encoder,
+    encoder: ImageEncoder,
     root: Path,
     path_of_hash: dict[str, str],
     ocr_parts: PartStore,
@@ -352,7 +352,7 @@ def _finish_shard(
 
 def save_index(
     index_dir: Path,
-    encoder,
+    encoder: ImageEncoder,
     vectors: np.ndarray,
     items: pl.DataFrame,
     ocr: pl.DataFrame,

@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from hopid.errors import HopidError
+from hopid.models.encoder import ImageEncoder
 from hopid.models.spec import ModelSpec, parse_model_spec
 from hopid.search.fusion import DEFAULT_ALPHA
 
@@ -40,7 +42,7 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class ClipEncoder:
+class ClipEncoder(ImageEncoder):
     """An open_clip model as a pair of encoders giving L2-normalised float32 vectors."""
 
     needs_ocr = False  # plain CLIP embeds the pixels alone
@@ -88,9 +90,24 @@ class ClipEncoder:
         return features.float().cpu().numpy()
 
 
-def _import_open_clip(offline: bool):
-    if offline:
-        os.environ["HF_HUB_OFFLINE"] = "1"
+@contextmanager
+def hub_offline(offline: bool = True) -> Iterator[None]:
+    """huggingface_hub in offline mode (cache only) for the calls inside, when ``offline``; the
+    process environment and every later call are left as they were."""
+    if not offline:
+        yield
+        return
+    from huggingface_hub import constants
+
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+
+
+def _import_open_clip():
     import open_clip
 
     if str(CONFIG_DIR) not in map(str, getattr(open_clip.factory, "_MODEL_CONFIG_PATHS", [])):
@@ -113,12 +130,14 @@ def build_architecture(backbone: str, device: str) -> ClipEncoder:
     spec = parse_model_spec(backbone)
     if spec.kind == "tiny":
         return load_encoder(spec, device)
-    open_clip = _import_open_clip(offline=True)
+    open_clip = _import_open_clip()
     if spec.arch.startswith("hf-hub:"):
         raise HopidError(f"backbone {backbone!r}: hf-hub backbones cannot be rebuilt offline; use ARCH:TAG")
     _check_arch(open_clip, spec)
-    model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=None, device=device)
-    return ClipEncoder(spec, model_, preprocess, open_clip.get_tokenizer(spec.arch), device)
+    with hub_offline():
+        model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=None, device=device)
+        tokenizer = open_clip.get_tokenizer(spec.arch)
+    return ClipEncoder(spec, model_, preprocess, tokenizer, device)
 
 
 def load_encoder(model: str | ModelSpec, device: str | None = None):
@@ -131,26 +150,28 @@ def load_encoder(model: str | ModelSpec, device: str | None = None):
         return RunEncoder(Path(spec.source), device)
     if spec.kind == "pretrained":
         return _load_pretrained(spec, device)
-    open_clip = _import_open_clip(offline=True)
+    open_clip = _import_open_clip()
     _check_arch(open_clip, spec)
     import torch
 
-    if spec.kind == "tiny":
-        torch.manual_seed(TINY_SEED)
-        model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=None, device=device)
-    else:
-        try:
-            model_, _, preprocess = open_clip.create_model_and_transforms(
-                spec.arch, pretrained=str(spec.weights_path), device=device, weights_only=True
-            )
-        except (RuntimeError, ValueError, KeyError, OSError) as exc:
-            raise HopidError(f"--model {spec.text!r}: cannot load these weights into {spec.arch}: {exc}") from exc
-    return ClipEncoder(spec, model_, preprocess, open_clip.get_tokenizer(spec.arch), device)
+    with hub_offline():  # built from local files only
+        if spec.kind == "tiny":
+            torch.manual_seed(TINY_SEED)
+            model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=None, device=device)
+        else:
+            try:
+                model_, _, preprocess = open_clip.create_model_and_transforms(
+                    spec.arch, pretrained=str(spec.weights_path), device=device, weights_only=True
+                )
+            except (RuntimeError, ValueError, KeyError, OSError) as exc:
+                raise HopidError(f"--model {spec.text!r}: cannot load these weights into {spec.arch}: {exc}") from exc
+        tokenizer = open_clip.get_tokenizer(spec.arch)
+    return ClipEncoder(spec, model_, preprocess, tokenizer, device)
 
 
 def _load_pretrained(spec: ModelSpec, device: str) -> ClipEncoder:
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not hub_reachable()
-    open_clip = _import_open_clip(offline=offline)
+    open_clip = _import_open_clip()
     _check_arch(open_clip, spec)
     if not spec.arch.startswith("hf-hub:") and spec.source not in open_clip.list_pretrained_tags_by_model(spec.arch):
         tags = ", ".join(open_clip.list_pretrained_tags_by_model(spec.arch)) or "none"
@@ -158,12 +179,14 @@ def _load_pretrained(spec: ModelSpec, device: str) -> ClipEncoder:
             f"--model {spec.text!r}: unknown pretrained tag {spec.source!r} for {spec.arch} (known: {tags})"
         )
     try:
-        if spec.arch.startswith("hf-hub:"):
-            model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, device=device)
-        else:
-            model_, _, preprocess = open_clip.create_model_and_transforms(
-                spec.arch, pretrained=spec.source, device=device
-            )
+        with hub_offline(offline):  # from the cache only when the hub is unreachable
+            if spec.arch.startswith("hf-hub:"):
+                model_, _, preprocess = open_clip.create_model_and_transforms(spec.arch, device=device)
+            else:
+                model_, _, preprocess = open_clip.create_model_and_transforms(
+                    spec.arch, pretrained=spec.source, device=device
+                )
+            tokenizer = open_clip.get_tokenizer(spec.arch)
     except Exception as exc:  # open_clip and huggingface_hub raise many types for "no network"
         if offline:
             raise HopidError(
@@ -171,4 +194,4 @@ def _load_pretrained(spec: ModelSpec, device: str) -> ClipEncoder:
                 "download them on a connected machine, pass ARCH:/path/to/weights, or use --model tiny"
             ) from exc
         raise HopidError(f"--model {spec.text!r}: could not load pretrained weights: {exc}") from exc
-    return ClipEncoder(spec, model_, preprocess, open_clip.get_tokenizer(spec.arch), device)
+    return ClipEncoder(spec, model_, preprocess, tokenizer, device)

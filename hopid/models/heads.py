@@ -1,4 +1,4 @@
-"""The HOPID heads on top of the CLIP towers (DESIGN §2).
+"""The HOPID heads on top of the CLIP towers (docs/model.md).
 
 Image side: :class:`OcrEntityEncoder` turns OCR tokens into multi-modal entities X_ocr,
 :class:`EntityDistiller` (Perceptive Entity Distilling) distils them into E with property

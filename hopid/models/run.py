@@ -17,9 +17,9 @@ import yaml
 from PIL import Image
 
 from hopid.data.scan import content_hash
-from hopid.entities.prompt import prompt_words
 from hopid.entities.types import Entity
 from hopid.errors import HopidError
+from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder, encode_with_own_entities
 from hopid.models.inputs import (
     OcrToken,
     entity_batch,
@@ -52,7 +52,7 @@ def read_run_config(run_dir: Path) -> tuple[dict, dict]:
     return recipe, info
 
 
-class RunEncoder:
+class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder):
     """The HOPID (or baseline) network of a run; L2-normalised float32 vectors like ClipEncoder."""
 
     def __init__(self, run_dir: str | Path, device: str = "cpu") -> None:
@@ -138,8 +138,7 @@ class RunEncoder:
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """T per text, with the entity words the run's tagger infers."""
-        words = [prompt_words(found) for found in self.entities(texts)] if self.uses_entities else None
-        return self.encode_with_words(texts, words)
+        return encode_with_own_entities(self, texts)
 
     def encode_with_words(self, texts: Sequence[str], words: Sequence[Sequence[str]] | None) -> np.ndarray:
         """T per text with the given entity words per text (None: the network takes none)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +16,8 @@ from hopid.data.parts import PartStore
 from hopid.data.scan import content_hash
 from hopid.data.schema import BOX, read_optional, table_path, write_table
 from hopid.ocr.registry import cache_name
+from hopid.progress import Progress
 
-Progress = Callable[[int, int], None]
 CACHE_DIR = ".hopid-cache"
 FLUSH_ITEMS = 32
 FLUSH_SECONDS = 10.0
@@ -56,7 +56,7 @@ def run_ocr_parts(
     done = store.done()
     todo = [(key, path) for key, path in items if key not in done]
     if progress:
-        progress(0, len(todo))
+        progress("ocr", 0, len(todo))
     pending: list[dict] = []
     last_flush = time.monotonic()
     finished = 0
@@ -78,7 +78,7 @@ def run_ocr_parts(
             store.append(pending)
             pending, last_flush = [], time.monotonic()
         if progress:
-            progress(finished, len(todo))
+            progress("ocr", finished, len(todo))
     store.append(pending)
     return finished
 

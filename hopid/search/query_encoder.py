@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hopid.errors import HopidError
+from hopid.models.encoder import EntityEncoder, ReferenceEncoder, TextEncoder, encode_with_own_entities
 from hopid.search.fusion import DEFAULT_ALPHA
 
 QUERY_MODEL = "query.onnx"
@@ -32,18 +33,16 @@ QUERY_ENTITIES = "query-entities.json"
 QUERY_REFERENCES = "query-references.npy"
 
 
-def _is_run(encoder) -> bool:
-    return hasattr(encoder, "net") and hasattr(encoder, "tagger_dir")
-
-
-def export_query_encoder(encoder, index_dir: Path) -> bool:
+def export_query_encoder(encoder: TextEncoder, index_dir: Path) -> bool:
     """Write the ONNX text side of ``encoder`` (plain CLIP or a trained run); False (nothing
     written) for other encoders or when the export is not possible here."""
     from hopid.data.schema import atomic_write_bytes
     from hopid.entities.light import LIGHT_FILE
+    from hopid.models.factory import ClipEncoder
+    from hopid.models.run import RunEncoder
 
-    run = _is_run(encoder)
-    if not run and not (hasattr(encoder, "model") and hasattr(encoder.model, "encode_text")):
+    run = isinstance(encoder, RunEncoder)
+    if not run and not isinstance(encoder, ClipEncoder):
         return False
     if run and not (encoder.tagger_dir / LIGHT_FILE).is_file():
         return False
@@ -149,7 +148,7 @@ def open_query_encoder(index_dir: Path, spec, fingerprint: str):
     return OnnxTextEncoder(index_dir, spec, facts)
 
 
-class OnnxTextEncoder:
+class OnnxTextEncoder(TextEncoder):
     """Text -> vector with onnxruntime; the same vectors as the exported CLIP encoder (tested)."""
 
     needs_ocr = False
@@ -181,7 +180,7 @@ class OnnxTextEncoder:
         return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0].astype(np.float32)
 
 
-class OnnxRunTextEncoder(OnnxTextEncoder):
+class OnnxRunTextEncoder(OnnxTextEncoder, EntityEncoder, ReferenceEncoder):
     """A trained run's text side with onnxruntime; entity words from the run's light tagger."""
 
     def __init__(self, index_dir: Path, spec, info: dict) -> None:
@@ -203,10 +202,8 @@ class OnnxRunTextEncoder(OnnxTextEncoder):
         return self.light.entities(texts)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        from hopid.entities.prompt import prompt_words
-
-        words = [prompt_words(found) for found in self.entities(texts)] if self.uses_entities else None
-        return self.encode_with_words(texts, words)
+        """T per text, with the entity words the light tagger infers."""
+        return encode_with_own_entities(self, texts)
 
     def encode_with_words(self, texts: Sequence[str], words: Sequence[Sequence[str]] | None) -> np.ndarray:
         """T per text with the given entity words per text, as ``RunEncoder.encode_with_words``."""

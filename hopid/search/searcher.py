@@ -16,6 +16,7 @@ from hopid.data.schema import read_table, table_path
 from hopid.errors import HopidError
 from hopid.index.build import LEXICAL_FILE, default_index_dir, read_manifest
 from hopid.index.choose import tune_for_search
+from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder, TextEncoder
 from hopid.search.fusion import DEFAULT_ALPHA, fuse
 from hopid.search.lexical import LexicalIndex, query_terms
 
@@ -72,10 +73,10 @@ def check_query(text: str) -> str:
     return text
 
 
-def query_entity_spans(encoder, texts: list[str], tagger=None) -> list[list[tuple[int, int]]]:
+def query_entity_spans(encoder: TextEncoder, texts: list[str], tagger=None) -> list[list[tuple[int, int]]]:
     """The inferred entity spans of each query: a trained run's own tagger unless ``tagger`` is
     given, else the given tagger, else the rules (what every text search and ``hopid eval`` use)."""
-    if tagger is None and hasattr(encoder, "entities"):
+    if tagger is None and isinstance(encoder, EntityEncoder):
         found = encoder.entities(texts)  # a trained run's own tagger, already run for its vector
     else:
         from hopid.entities.infer import infer_texts
@@ -87,7 +88,9 @@ def query_entity_spans(encoder, texts: list[str], tagger=None) -> list[list[tupl
 class Searcher:
     """An opened index with its model; cheap to query many times."""
 
-    def __init__(self, index_dir: str | Path, encoder=None, tagger_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, index_dir: str | Path, encoder: TextEncoder | None = None, tagger_dir: str | Path | None = None
+    ) -> None:
         import faiss
 
         from hopid.models.factory import load_encoder
@@ -165,8 +168,8 @@ class Searcher:
         if n == 0:
             return []
         wanted = max(k, APPROXIMATE_CANDIDATES) if self.approximate else k
-        if rerank is not None:
-            wanted = max(wanted, int(getattr(self.encoder, "rerank_defaults", {}).get("k", 0)))
+        if rerank is not None and isinstance(self.encoder, ReferenceEncoder):
+            wanted = max(wanted, int(self.encoder.rerank_defaults.get("k", 0)))
         distances, found = self.faiss_index.search(query_vector[None, :], min(n, wanted))
         keep = found[0] >= 0
         rows, dense = found[0][keep], distances[0][keep]
@@ -245,7 +248,7 @@ class Searcher:
             image = load_rgb(image_path)
         except ImageLoadError as exc:
             raise HopidError(f"{image_path}: {exc}") from exc
-        if not hasattr(self.encoder, "encode_images"):  # the light text-only query encoder
+        if not isinstance(self.encoder, ImageEncoder):  # the light text-only query encoder
             from hopid.models.factory import load_encoder
 
             self.encoder = load_encoder(self.manifest["model"])

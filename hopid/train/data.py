@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +21,8 @@ from hopid.entities.prompt import hopid_prompt, prompt_words
 from hopid.errors import HopidError
 from hopid.models.inputs import OcrToken, keep_tokens, prompted_image, tokens_by_image
 from hopid.models.network import HopidNet
+from hopid.progress import Progress
 from hopid.train.ocr_noise import NoiseConfig, add_noise, noisy_strings
-
-Progress = Callable[[str, int, int], None]
 
 
 def hold_out_val(dataset: Dataset, train: str, val: str, fraction: float) -> tuple[Dataset, str | None]:

@@ -10,12 +10,13 @@ global batch; parameters used outside the features (the InfoNCE temperature) go 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+
+from hopid.torchrun import torchrun_launch
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,12 @@ class World:
 
 def init_world(device: str) -> World:
     """The torchrun world from its environment variables (a single process without them)."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size <= 1:
+    if torchrun_launch().size <= 1:
         return World()
     if not dist.is_initialized():
         # rank 0 alone prepares data and trains the tagger first: the others wait at a barrier
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=timedelta(hours=3))
-    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return World(dist.get_rank(), dist.get_world_size(), torchrun_launch().local_rank)
 
 
 def barrier(world: World) -> None:

@@ -30,6 +30,7 @@ from hopid.eval.metrics import caption_protocol, identity_protocol
 from hopid.eval.protocols import GENERIC, IDENTITY, headline_metric, plan, protocol_metrics
 from hopid.models.inputs import entity_batch, image_vectors, ocr_batch, text_vectors
 from hopid.models.network import HopidNet, NetConfig, WordBank
+from hopid.progress import Progress
 from hopid.search.fusion import fuse
 from hopid.train import distributed as dist_
 from hopid.train.checkpoint import WEIGHTS, load_checkpoint, save_checkpoint, save_weights
@@ -47,7 +48,6 @@ from hopid.train.losses import explanation_losses, reference_losses, retrieval_l
 from hopid.train.ocr_noise import NoiseConfig
 from hopid.train.recipe import IDENTITY_METRICS, SYNTHETIC, dump_recipe
 
-Progress = Callable[[str, int, int], None]
 Note = Callable[[str], None]
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"

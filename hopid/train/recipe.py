@@ -8,6 +8,7 @@ lists the valid ones.
 from __future__ import annotations
 
 import copy
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -121,19 +122,26 @@ def parse_override(text: str) -> dict[str, Any]:
     return tree
 
 
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+def recipes_dir() -> Path:
+    """The shipped recipes: ``hopid.recipes`` of an installed wheel (the repository's top-level
+    ``recipes/``, mapped into the package at build time), else ``recipes/`` of this checkout."""
+    shipped = importlib.util.find_spec("hopid.recipes")  # a data-only package: no __init__.py
+    if shipped is not None and shipped.submodule_search_locations:
+        return Path(next(iter(shipped.submodule_search_locations)))
+    return Path(__file__).resolve().parents[2] / "recipes"  # an editable install or a plain checkout
 
 
 def find_recipe(name: str | Path) -> Path:
-    """A recipe path as given, else ``recipes/NAME.yaml`` of this checkout (``demo-tiny`` works)."""
+    """A recipe path as given, else a shipped recipe by name (``demo-tiny``) or file name."""
     path = Path(name)
     if path.is_file():
         return path
-    for candidate in (RECIPES_DIR / path, RECIPES_DIR / f"{path}.yaml"):
+    shipped = recipes_dir()
+    for candidate in (shipped / path, shipped / f"{path}.yaml"):
         if candidate.is_file():
             return candidate
-    known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))) or "none found"
-    raise HopidError(f"{name}: no such recipe file (recipes in {RECIPES_DIR}: {known})")
+    known = ", ".join(sorted(p.stem for p in shipped.glob("*.yaml"))) or "none found"
+    raise HopidError(f"{name}: no such recipe file (recipes in {shipped}: {known})")
 
 
 def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from hopid.errors import HopidError
+from hopid.models.encoder import ImageEncoder
 from hopid.models.inputs import OcrToken, keep_tokens, prompted_image, tokens_by_image
 from hopid.models.network import NetConfig
 from hopid.viz.canvas import BOX, box_outline, new_figure, save_png, shorten
@@ -36,11 +37,14 @@ class AttentionMaps:
     box_share: tuple[float, float]  # attention on patches under an OCR box: plain, prompted
 
 
-def _tower(encoder):
+def _tower(encoder: ImageEncoder):
     """``(open_clip vision transformer, preprocess, HOPID network config)`` of an encoder."""
-    if hasattr(encoder, "net"):  # a trained run (RunEncoder)
+    from hopid.models.factory import ClipEncoder
+    from hopid.models.run import RunEncoder
+
+    if isinstance(encoder, RunEncoder):
         visual, config = encoder.net.clip.visual, encoder.config
-    elif hasattr(encoder, "model") and hasattr(encoder.model, "visual"):  # a plain open_clip model
+    elif isinstance(encoder, ClipEncoder):
         visual, config = encoder.model.visual, NetConfig()
     else:
         raise HopidError("attention maps need a model with an image tower (a run directory or an open_clip model)")
@@ -122,7 +126,9 @@ def box_share(attention: np.ndarray, outlines: Sequence[np.ndarray], size: int =
     return float(attention[inside].sum() / total) if total > 0 else 0.0
 
 
-def attention_maps(encoder, image: Image.Image, tokens: Sequence[OcrToken]) -> tuple[AttentionMaps, Image.Image]:
+def attention_maps(
+    encoder: ImageEncoder, image: Image.Image, tokens: Sequence[OcrToken]
+) -> tuple[AttentionMaps, Image.Image]:
     """The pooled feature's attention on ``image`` and on it with the visual prompt, and the
     prompted image (boxes of ``tokens`` outlined as the model's visual prompt draws them)."""
     import torch

@@ -12,6 +12,7 @@ from hopid.data.dataset import Dataset
 from hopid.data.error_log import ErrorLog
 from hopid.errors import HopidError
 from hopid.eval.evaluate import caption_entity_spans, embed_images, embed_texts, scene_text_scores
+from hopid.models.encoder import EntityEncoder, ImageEncoder
 from hopid.search.fusion import fuse
 
 
@@ -56,14 +57,16 @@ def embed(
     return Embedded(images, captions, image_vectors, caption_vectors, ocr)
 
 
-def fused_scores(dataset: Dataset, encoder, embedded: Embedded, *, dense_only: bool = False) -> np.ndarray:
+def fused_scores(
+    dataset: Dataset, encoder: ImageEncoder, embedded: Embedded, *, dense_only: bool = False
+) -> np.ndarray:
     """Captions x images: dense similarity, plus ``alpha`` times the scene-text score unless
     ``dense_only`` (entity spans from the run's own tagger, else the dataset's entities)."""
     scores = embedded.caption_vectors @ embedded.image_vectors.T
     if dense_only or embedded.ocr is None:
         return scores
     texts = embedded.captions["text"].to_list()
-    if hasattr(encoder, "entities"):
+    if isinstance(encoder, EntityEncoder):
         spans = [[(e.start, e.end) for e in found] for found in encoder.entities(texts)]
     else:
         spans = caption_entity_spans(dataset, embedded.captions)
