@@ -106,7 +106,7 @@ def test_results_are_the_search_hits_with_ocr_words_and_entities(served):
 
 
 def test_which_ocr_words_light_up():
-    from hopid.search.lexical import ocr_word_matches as word_matches
+    from hopid.scenetext.lexical import ocr_word_matches as word_matches
 
     assert word_matches("hands", ["hand"]) and word_matches("Harbour", ["harbourfront"])
     assert word_matches("coronavirusinfection", ["coronavirus"]) and word_matches("HarbourFr0nt", ["HarbourFront"])

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from hopid.data.schema import read_table
 from hopid.errors import HopidError
 from hopid.index.build import build_index
-from hopid.search.fusion import DEFAULT_ALPHA
+from hopid.scenetext.fusion import DEFAULT_ALPHA
 from hopid.search.searcher import Searcher
 from hopid_cli.app import app
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from hopid.search.lexical import ENTITY_WEIGHT, PLAIN_WEIGHT, LexicalIndex, query_terms
+from hopid.scenetext.lexical import ENTITY_WEIGHT, PLAIN_WEIGHT, LexicalIndex, query_terms
 
 OCR = {
     "platform": ["to", "Harbourfront", "PathNw"],

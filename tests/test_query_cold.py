@@ -9,7 +9,7 @@ import numpy as np
 from conftest import cold_query, render_words
 
 from hopid.index.build import build_index
-from hopid.search.bpe import ClipBPE
+from hopid.models.bpe import ClipBPE
 from hopid.search.query_encoder import OnnxTextEncoder, open_query_encoder
 from hopid.search.searcher import Searcher
 

@@ -80,7 +80,7 @@ def test_query_grid_and_html_follow_the_json_order(photos_index, tmp_path):
 
 
 def test_words_of_hits_and_matching(photos_index):
-    from hopid.search.lexical import ocr_word_matches as is_matched
+    from hopid.scenetext.lexical import ocr_word_matches as is_matched
     from hopid.search.searcher import Searcher
 
     searcher = Searcher(photos_index)

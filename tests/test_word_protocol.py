@@ -5,7 +5,7 @@ import pytest
 
 from hopid.errors import HopidError
 from hopid.eval.words import average_precision, build_queries, mstar_words, query_rule, svt_words
-from hopid.search.lexical import LexicalIndex, ocr_word_matches, query_terms, token_parts
+from hopid.scenetext.lexical import LexicalIndex, ocr_word_matches, query_terms, token_parts
 
 
 def test_average_precision_by_hand():

@@ -13,10 +13,10 @@ from hopid.data.images import ImageLoadError, load_rgb
 from hopid.errors import HopidError
 from hopid.eval.metrics import i2t_ranks, rank_of, t2i_ranks
 from hopid.eval.protocols import WORDS, Plan, plan, protocol_metrics
-from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder, TextEncoder
+from hopid.models.encoder import EntityEncoder, ImageEncoder, TextEncoder
 from hopid.progress import Progress
-from hopid.search.fusion import fuse
-from hopid.search.lexical import LexicalIndex, query_terms
+from hopid.scenetext.fusion import fuse
+from hopid.scenetext.lexical import LexicalIndex, query_terms
 
 
 @dataclass
@@ -139,7 +139,7 @@ def evaluate(
     if rerank is None:
         metrics = protocol_metrics(chosen, scores, caption_image, object_ids, where)
     else:  # each direction re-ranked from its own queries' top-k, profiles computed once per side
-        from hopid.search.rerank import rerank_top_k
+        from hopid.search.rerank import rerank_setting, rerank_top_k
 
         k, beta = rerank_setting(encoder, rerank, rerank_k, rerank_beta)
         of_captions = encoder.reference_profiles(caption_vectors)
@@ -155,37 +155,6 @@ def evaluate(
     per_query = _per_query(scores, caption_image, images["image_id"].to_list(), captions["caption_id"].to_list())
     counts = {"images": images.height, "captions": captions.height, "errors": len(errors)}
     return EvalResult(metrics, per_query, counts, chosen, errors, engine)
-
-
-def reference_reranked(
-    encoder: ImageEncoder,
-    scores: np.ndarray,
-    query_vectors: np.ndarray,
-    gallery_vectors: np.ndarray,
-    method: str,
-    k: int | None,
-    beta: float | None,
-) -> np.ndarray:
-    """Queries x gallery ``scores`` with each query's top-k re-ranked by reference profiles
-    (MMRef); ``k``/``beta`` default to the values the run chose on its validation split."""
-    from hopid.search.rerank import rerank_top_k
-
-    k, beta = rerank_setting(encoder, method, k, beta)
-    queries, gallery = encoder.reference_profiles(query_vectors), encoder.reference_profiles(gallery_vectors)
-    return rerank_top_k(scores, queries, gallery, k, beta)
-
-
-def rerank_setting(encoder: TextEncoder, method: str, k: int | None, beta: float | None) -> tuple[int, float]:
-    """The re-ranking ``(k, beta)``: as given, else the run's (chosen on val); a one-line error
-    for an unknown method or a model without references."""
-    from hopid.search.rerank import RERANK_CHOICES
-
-    if method not in RERANK_CHOICES:
-        raise HopidError(f"--rerank {method!r}: choose one of {', '.join(RERANK_CHOICES)}")
-    if not isinstance(encoder, ReferenceEncoder):
-        raise HopidError("--rerank reference needs a trained run with model.mmref: true")
-    defaults = encoder.rerank_defaults
-    return int(defaults.get("k", 10) if k is None else k), float(defaults.get("beta", 0.0) if beta is None else beta)
 
 
 def _per_query(scores: np.ndarray, caption_image: np.ndarray, image_ids: list[str], caption_ids: list[str]):

@@ -4,7 +4,7 @@ entity words inferred from the query."""
 
 from __future__ import annotations
 
-from hopid.search.lexical import ocr_word_matches
+from hopid.scenetext.lexical import ocr_word_matches
 from hopid.search.searcher import Hit, HitWord, Searcher
 
 

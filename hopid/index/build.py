@@ -1,16 +1,8 @@
 """``hopid index``: OCR and embed a folder of images into a FAISS index, incrementally.
 
-Layout of an index directory (default ``IMAGES_DIR/.hopid/``):
-
-- ``manifest.json``: schema version, model spec and fingerprint, OCR engine, counts
-- ``index.faiss`` and ``vectors.npy``: one row per indexed image
-- ``items.parquet``: row -> image path, content hash, size, mtime, upright size
-- ``ocr.parquet``: the OCR words of every indexed image (``image_id`` = its path)
-- ``lexical.npz``: those words as the scene-text score's lookup tables, built once
-- ``query.onnx``/``query.json`` (+ a run's ``query-entities.json``): the torch-free text side
-- ``errors.parquet``: files that could not be indexed, with the reason
-- ``cache/``: resumable per-image results keyed by content hash (OCR per engine,
-  vectors per model fingerprint), so changed models or engines redo only their half.
+The directory's layout and file names are :mod:`hopid.index.directory`'s. Work is resumable:
+``cache/`` keeps per-image results keyed by content hash (OCR per engine, vectors per model
+fingerprint), so a changed model or engine redoes only its half.
 """
 
 from __future__ import annotations
@@ -34,14 +26,19 @@ from hopid.data.scan import ImageFile, content_hash, scan_images
 from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, table_path, write_table
 from hopid.errors import HopidError
 from hopid.index.choose import IndexPlan, build_faiss, plan_index, write_faiss
+from hopid.index.directory import (
+    FAISS_FILE,
+    LEXICAL_FILE,
+    MANIFEST,
+    VECTORS_FILE,
+    default_index_dir,
+    read_manifest,
+)
 from hopid.models.encoder import ImageEncoder
 from hopid.ocr.registry import cache_name
 from hopid.ocr.stage import failures, ocr_store, parts_to_ocr_table, run_ocr_parts
 from hopid.progress import Progress
 
-MANIFEST = "manifest.json"
-LEXICAL_FILE = "lexical.npz"
-INDEX_DIRNAME = ".hopid"
 EMBED_BATCH = 32
 
 VECTOR_PART_SCHEMA = pa.schema([("key", pa.string()), ("vector", pa.list_(pa.float32()))])
@@ -80,27 +77,6 @@ def shards_done(index_dir: Path, count: int) -> list[int]:
     """Which of ``count`` shards have finished their OCR and embedding."""
     folder = index_dir / "cache" / SHARDS_DIR
     return [i for i in range(count) if (folder / f"{i}-of-{count}.done").is_file()]
-
-
-def default_index_dir(images_dir: Path) -> Path:
-    return images_dir / INDEX_DIRNAME
-
-
-def read_manifest(index_dir: Path) -> dict:
-    """The manifest of an index; a missing or old one is a one-line error saying to (re)build."""
-    path = index_dir / MANIFEST
-    if not path.is_file():
-        raise HopidError(f"{index_dir}: no hopid index here; build one with `hopid index IMAGES_DIR`")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, OSError) as exc:
-        raise HopidError(f"{path}: unreadable manifest ({exc}); rebuild with `hopid index`") from exc
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise HopidError(
-            f"{index_dir}: index schema version {manifest.get('schema_version')} but this hopid reads "
-            f"{SCHEMA_VERSION}; rebuild it with `hopid index {manifest.get('images_dir', 'IMAGES_DIR')}`"
-        )
-    return manifest
 
 
 @dataclass
@@ -364,14 +340,14 @@ def save_index(
 ) -> IndexPlan:
     """Write the searchable files of an index (FAISS index, vectors, items, OCR, the ONNX query
     encoder) and, last, its manifest; returns the index plan chosen for these vectors."""
-    from hopid.search.lexical import LexicalIndex
-    from hopid.search.query_encoder import export_query_encoder
+    from hopid.index.query_side import export_query_encoder
+    from hopid.scenetext.lexical import LexicalIndex
 
     plan = plan_index(len(vectors), vectors.shape[1], kind=index_type)
     index = build_faiss(vectors, plan)
     index_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(index_dir / "index.faiss", lambda tmp: write_faiss(index, tmp))
-    atomic_write_bytes(index_dir / "vectors.npy", lambda tmp: _save_npy(tmp, vectors))
+    atomic_write_bytes(index_dir / FAISS_FILE, lambda tmp: write_faiss(index, tmp))
+    atomic_write_bytes(index_dir / VECTORS_FILE, lambda tmp: _save_npy(tmp, vectors))
     write_table(items, table_path(index_dir, "items"), "items")
     write_table(ocr, table_path(index_dir, "ocr"), "ocr")
     lexical = LexicalIndex.from_table(items["path"].to_list(), ocr)

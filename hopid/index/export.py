@@ -15,7 +15,7 @@ import polars as pl
 
 from hopid.data.schema import read_table, table_path
 from hopid.errors import HopidError
-from hopid.index.build import read_manifest
+from hopid.index.directory import read_manifest
 
 
 def export_index(index_dir: str | Path, out: str | Path) -> int:

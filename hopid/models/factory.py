@@ -20,7 +20,7 @@ from PIL import Image
 from hopid.errors import HopidError
 from hopid.models.encoder import ImageEncoder
 from hopid.models.spec import ModelSpec, parse_model_spec
-from hopid.search.fusion import DEFAULT_ALPHA
+from hopid.scenetext.fusion import DEFAULT_ALPHA
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 HUB_HOST = ("huggingface.co", 443)

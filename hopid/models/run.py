@@ -7,13 +7,11 @@ architecture is built empty and filled from ``model.safetensors``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from PIL import Image
 
 from hopid.data.scan import content_hash
@@ -30,26 +28,11 @@ from hopid.models.inputs import (
     text_vectors,
 )
 from hopid.models.network import HopidNet, NetConfig, WordBank
-from hopid.models.spec import RUN_CONFIG, RUN_WEIGHTS, ModelSpec
-from hopid.search.fusion import DEFAULT_ALPHA
+from hopid.models.run_dir import TAGGER_DIR, WEIGHTS_FILE, load_weights, read_run_config
+from hopid.models.spec import ModelSpec
+from hopid.scenetext.fusion import DEFAULT_ALPHA
 
-RUN_INFO = "run.json"
 ENTITY_MEMORY = 50_000  # texts whose entities are remembered
-TAGGER_DIR = "tagger"
-
-
-def read_run_config(run_dir: Path) -> tuple[dict, dict]:
-    """The resolved recipe and the serving facts (``run.json``) of a run directory."""
-    try:
-        recipe = yaml.safe_load((run_dir / RUN_CONFIG).read_text())
-        info = json.loads((run_dir / RUN_INFO).read_text())
-    except FileNotFoundError as exc:
-        raise HopidError(f"{run_dir}: an unfinished run ({exc.filename} missing); finish it with --resume") from exc
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise HopidError(f"{run_dir}: unreadable run description ({exc})") from exc
-    if not isinstance(recipe, dict) or "model" not in recipe:
-        raise HopidError(f"{run_dir / RUN_CONFIG}: not a hopid run configuration")
-    return recipe, info
 
 
 class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder):
@@ -57,7 +40,6 @@ class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder):
 
     def __init__(self, run_dir: str | Path, device: str = "cpu") -> None:
         from hopid.models.factory import build_architecture
-        from hopid.train.checkpoint import load_weights
 
         self.run_dir = Path(run_dir).resolve()
         self.recipe, self.info = read_run_config(self.run_dir)
@@ -65,7 +47,7 @@ class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder):
         backbone = build_architecture(self.config.backbone, device)
         references = int(self.info.get("references", 0))
         self.net = HopidNet(backbone.model, backbone.tokenizer, self.config, references).to(device)
-        state = load_weights(self.run_dir / RUN_WEIGHTS)
+        state = load_weights(self.run_dir / WEIGHTS_FILE)
         try:
             self.net.load_state_dict(state)
         except RuntimeError as exc:
@@ -90,7 +72,7 @@ class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder):
     def fingerprint(self) -> str:
         """A hash of the weights file."""
         if self._fingerprint is None:
-            self._fingerprint = content_hash(self.run_dir / RUN_WEIGHTS)
+            self._fingerprint = content_hash(self.run_dir / WEIGHTS_FILE)
         return self._fingerprint
 
     @property

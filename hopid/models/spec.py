@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hopid.errors import HopidError
+from hopid.models.run_dir import CONFIG_FILE, WEIGHTS_FILE, is_finished_run
 
 TINY = "tiny"
 TINY_ARCH = "hopid-tiny"
-RUN_CONFIG = "config.yaml"
-RUN_WEIGHTS = "model.safetensors"
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,10 @@ def parse_model_spec(text: str) -> ModelSpec:
         return ModelSpec(text, "tiny", TINY_ARCH)
     if Path(text).is_dir():
         run_dir = Path(text).resolve()
-        if not (run_dir / RUN_CONFIG).is_file() or not (run_dir / RUN_WEIGHTS).is_file():
+        if not is_finished_run(run_dir):
             raise HopidError(
-                f"--model {text!r}: a folder, but not a finished training run (needs {RUN_CONFIG} and "
-                f"{RUN_WEIGHTS}); train one with `hopid train RECIPE --out DIR`"
+                f"--model {text!r}: a folder, but not a finished training run (needs {CONFIG_FILE} and "
+                f"{WEIGHTS_FILE}); train one with `hopid train RECIPE --out DIR`"
             )
         return ModelSpec(str(run_dir), "run", "run", str(run_dir))
     if text.startswith("hf-hub:"):

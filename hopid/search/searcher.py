@@ -14,11 +14,11 @@ import polars as pl
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.data.schema import read_table, table_path
 from hopid.errors import HopidError
-from hopid.index.build import LEXICAL_FILE, default_index_dir, read_manifest
 from hopid.index.choose import tune_for_search
+from hopid.index.directory import FAISS_FILE, LEXICAL_FILE, MANIFEST, VECTORS_FILE, default_index_dir, read_manifest
 from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder, TextEncoder
-from hopid.search.fusion import DEFAULT_ALPHA, fuse
-from hopid.search.lexical import LexicalIndex, query_terms
+from hopid.scenetext.fusion import DEFAULT_ALPHA, fuse
+from hopid.scenetext.lexical import LexicalIndex, query_terms
 
 MAX_QUERY_CHARS = 2000
 APPROXIMATE_CANDIDATES = 200  # from a PQ index, re-scored exactly: recall@10 0.986 (100: 0.948)
@@ -59,7 +59,7 @@ def find_index_dir(index: str | Path | None) -> Path:
         return Path(index)
     here = Path.cwd()
     for folder in (here, *here.parents):
-        if (default_index_dir(folder) / "manifest.json").is_file():
+        if (default_index_dir(folder) / MANIFEST).is_file():
             return default_index_dir(folder)
     raise HopidError("no hopid index in this folder or above; run `hopid index IMAGES_DIR` or pass --index DIR")
 
@@ -113,10 +113,10 @@ class Searcher:
                 f"rebuild with `hopid index {self.root} --model {encoder.spec.text}` or drop --model"
             )
         self.encoder = encoder
-        self.faiss_index = faiss.read_index(str(self.index_dir / "index.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        self.faiss_index = faiss.read_index(str(self.index_dir / FAISS_FILE), faiss.IO_FLAG_MMAP_IFC)
         tune_for_search(self.faiss_index)
         self.approximate = self.manifest.get("index_kind") == "ivfpq"
-        self.vectors = np.load(self.index_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        self.vectors = np.load(self.index_dir / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
         items = read_table(table_path(self.index_dir, "items"), "items")
         self.paths = items["path"].to_list()
         self._sizes = items.select("width", "height").to_numpy()
@@ -202,7 +202,7 @@ class Searcher:
 
     def _rerank(self, query_vector: np.ndarray, rows: np.ndarray, scores: np.ndarray, method: str) -> np.ndarray:
         """The candidates' scores with the top-k re-ranked by MMRef reference profiles (the run's k, beta)."""
-        from hopid.eval.evaluate import reference_reranked
+        from hopid.search.rerank import reference_reranked
 
         gallery = np.asarray(self.vectors[rows], dtype=np.float32)
         return reference_reranked(self.encoder, scores[None, :], query_vector[None, :], gallery, method, None, None)[0]

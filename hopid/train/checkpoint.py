@@ -13,25 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from hopid.data.schema import atomic_write_bytes
 from hopid.errors import HopidError
-
-WEIGHTS = "model.safetensors"
-
-
-def save_weights(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
-    tensors = {name: t.detach().cpu().contiguous() for name, t in state.items()}
-    atomic_write_bytes(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
-
-
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise HopidError(f"{path}: not a readable safetensors file ({exc})") from exc
+from hopid.models.run_dir import load_weights, save_weights
 
 
 def save_checkpoint(

@@ -30,10 +30,21 @@ from hopid.eval.metrics import caption_protocol, identity_protocol
 from hopid.eval.protocols import GENERIC, IDENTITY, headline_metric, plan, protocol_metrics
 from hopid.models.inputs import entity_batch, image_vectors, ocr_batch, text_vectors
 from hopid.models.network import HopidNet, NetConfig, WordBank
+from hopid.models.run_dir import (
+    CACHE_DIR,
+    CONFIG_FILE,
+    LAST_CHECKPOINT,
+    PROVENANCE_FILE,
+    RUN_FILE,
+    TAGGER_DIR,
+    WEIGHTS_FILE,
+    load_weights,
+    save_weights,
+)
 from hopid.progress import Progress
-from hopid.search.fusion import fuse
+from hopid.scenetext.fusion import fuse
 from hopid.train import distributed as dist_
-from hopid.train.checkpoint import WEIGHTS, load_checkpoint, save_checkpoint, save_weights
+from hopid.train.checkpoint import load_checkpoint, save_checkpoint
 from hopid.train.data import (
     SplitData,
     chunks,
@@ -49,9 +60,6 @@ from hopid.train.ocr_noise import NoiseConfig
 from hopid.train.recipe import IDENTITY_METRICS, SYNTHETIC, dump_recipe
 
 Note = Callable[[str], None]
-CONFIG_FILE = "config.yaml"
-RUN_FILE = "run.json"
-LAST = "checkpoints/last.safetensors"
 EVAL_BATCH = 128
 
 
@@ -119,7 +127,7 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
 def ensure_tagger(root: Path, run_dir: Path, recipe: dict, world: dist_.World, progress: Progress | None):
     from hopid.entities.tagger import INFO_FILE, load_tagger, train_tagger
 
-    tagger_dir = run_dir / "tagger"
+    tagger_dir = run_dir / TAGGER_DIR
     source = recipe["tagger"]["copy_from"]
     if world.is_main and not (tagger_dir / INFO_FILE).is_file() and source:
         import shutil
@@ -176,7 +184,7 @@ class Trainer:
     # -- setup ----------------------------------------------------------------------------------
     def _check_run_dir(self) -> None:
         saved = self.run_dir / CONFIG_FILE
-        has_run = (self.run_dir / LAST).is_file() or (self.run_dir / RUN_FILE).is_file()
+        has_run = (self.run_dir / LAST_CHECKPOINT).is_file() or (self.run_dir / RUN_FILE).is_file()
         if has_run and not self.resume:
             raise HopidError(
                 f"{self.run_dir}: already holds a run; pass --resume to continue it or choose another --out"
@@ -312,7 +320,7 @@ class Trainer:
             self.data_fingerprint,
             data.image_ids,
         )
-        path = self.run_dir / "cache" / f"images-{data.name}-{key}.safetensors"
+        path = self.run_dir / CACHE_DIR / f"images-{data.name}-{key}.safetensors"
         if path.is_file():
             cached = load_file(str(path))
             data.image_features = (cached["global"].to(self.device), cached["tokens"].to(self.device))
@@ -423,8 +431,8 @@ class Trainer:
         total = steps_per_epoch * epochs
         state = {"step": 0, "epoch": 0, "position": 0, "best_score": -1.0, "best_epoch": 0, "log": []}
         resumed = 0
-        if self.resume and (self.run_dir / LAST).is_file():
-            state = load_checkpoint(self.run_dir / LAST, self.net, self.optimizer)
+        if self.resume and (self.run_dir / LAST_CHECKPOINT).is_file():
+            state = load_checkpoint(self.run_dir / LAST_CHECKPOINT, self.net, self.optimizer)
             self.scaler.load_state_dict(state.pop("scaler", {}) or {})
             resumed = state["step"]
             self.note(f"resuming at step {resumed} (epoch {state['epoch'] + 1}, batch {state['position']})")
@@ -454,7 +462,7 @@ class Trainer:
             if score > state["best_score"]:
                 state["best_score"], state["best_epoch"] = score, epoch + 1
                 if self.world.is_main:
-                    save_weights(self.net.state_dict(), self.run_dir / WEIGHTS)
+                    save_weights(self.net.state_dict(), self.run_dir / WEIGHTS_FILE)
             shown = ", ".join(
                 f"{key} {metrics[key]:.3f}"
                 for key in dict.fromkeys((self.select_on, "t2i_r1", "rank1"))
@@ -527,15 +535,13 @@ class Trainer:
     def _save(self, state: dict[str, Any]) -> None:
         if self.world.is_main:
             extra = {"log": self.log, "scaler": self.scaler.state_dict()}
-            save_checkpoint(self.run_dir / LAST, self.net, self.optimizer, dict(state, **extra))
+            save_checkpoint(self.run_dir / LAST_CHECKPOINT, self.net, self.optimizer, dict(state, **extra))
             write_table(self.log, table_path(self.run_dir, "train_log"), "train_log")
 
     # -- after training -------------------------------------------------------------------------------
     def _finish(self, state: dict, began: float, samples_per_second: float, resumed: int) -> TrainSummary:
-        from hopid.train.checkpoint import load_weights
-
         dist_.barrier(self.world)  # rank 0 writes the best weights
-        self.net.load_state_dict(load_weights(self.run_dir / WEIGHTS))
+        self.net.load_state_dict(load_weights(self.run_dir / WEIGHTS_FILE))
         val_texts, val_images = self.split_vectors(self.val_data)  # once, for both choices
         alpha = self._choose_alpha(val_texts @ val_images.T)
         rerank = self._choose_rerank(val_texts, val_images) if self.net.references is not None else None
@@ -614,7 +620,7 @@ class Trainer:
 
         light = learn_light_tagger(self.train_data.caption_texts, self.train_data.entity_spans)
         light.agreement = agreement(light, self.val_data.caption_texts, self.val_data.entity_spans)
-        light.save(self.run_dir / "tagger" / LIGHT_FILE)
+        light.save(self.run_dir / TAGGER_DIR / LIGHT_FILE)
         return light.agreement
 
     def _write_outputs(
@@ -642,7 +648,7 @@ class Trainer:
         atomic_write_bytes(self.run_dir / RUN_FILE, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
         provenance = provenance_of(self.recipe, self.root)
         atomic_write_bytes(
-            self.run_dir / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2))
+            self.run_dir / PROVENANCE_FILE, lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2))
         )
         rows = [
             {

@@ -13,7 +13,7 @@ from hopid.data.error_log import ErrorLog
 from hopid.errors import HopidError
 from hopid.eval.evaluate import caption_entity_spans, embed_images, embed_texts, scene_text_scores
 from hopid.models.encoder import EntityEncoder, ImageEncoder
-from hopid.search.fusion import fuse
+from hopid.scenetext.fusion import fuse
 
 
 @dataclass

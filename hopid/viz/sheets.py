@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from hopid.data.images import ImageLoadError, load_rgb
-from hopid.search.lexical import ocr_word_matches
+from hopid.scenetext.lexical import ocr_word_matches
 from hopid.viz.canvas import BOX, MATCH, bare, draw_boxes, new_figure, save_png, shorten, thumbnail
 
 if TYPE_CHECKING:

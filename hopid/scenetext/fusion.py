@@ -1,7 +1,7 @@
 """How the dense and scene-text scores combine: ``score = dense + fusion.alpha * text``.
 
 ``dense`` is the cosine similarity of the model's text and image vectors, ``text`` the
-lexical scene-text score in 0..1 (see :mod:`hopid.search.lexical`). A query whose words
+lexical scene-text score in 0..1 (see :mod:`hopid.scenetext.lexical`). A query whose words
 appear in no image's OCR leaves ``text`` at 0 everywhere, so ranking falls back to the
 model alone. ``fusion.alpha`` was chosen on the synthetic validation split
 (docs/search.md); a full scene-text match outweighs any dense difference a CLIP model

@@ -1,0 +1,113 @@
+"""Writes the torch-free query side of an index (read by :mod:`hopid.search.query_encoder`):
+``query.onnx`` and ``query.json``, plus a trained run's light tagger and MMRef references."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from hopid.index.directory import QUERY_ENTITIES, QUERY_INFO, QUERY_MODEL, QUERY_REFERENCES
+from hopid.models.encoder import TextEncoder
+
+
+def export_query_encoder(encoder: TextEncoder, index_dir: Path) -> bool:
+    """Write the ONNX text side of ``encoder`` (plain CLIP or a trained run); False (nothing
+    written) for other encoders or when the export is not possible here."""
+    from hopid.data.schema import atomic_write_bytes
+    from hopid.entities.light import LIGHT_FILE
+    from hopid.models.factory import ClipEncoder
+    from hopid.models.run import RunEncoder
+
+    run = isinstance(encoder, RunEncoder)
+    if not run and not isinstance(encoder, ClipEncoder):
+        return False
+    if run and not (encoder.tagger_dir / LIGHT_FILE).is_file():
+        return False
+    info_path = index_dir / QUERY_INFO
+    if info_path.is_file() and json.loads(info_path.read_text()).get("fingerprint") == encoder.fingerprint:
+        return True
+    tokenizer = encoder.net.tokenizer if run else encoder.tokenizer
+    context_length = int(tokenizer(["a photo"]).shape[1])
+    if not _same_tokens(tokenizer, context_length):
+        return False
+    try:
+        atomic_write_bytes(index_dir / QUERY_MODEL, lambda tmp: _export(encoder, run, context_length, tmp))
+    except Exception:  # noqa: BLE001 - no exporter here: queries keep the full encoder
+        return False
+    info = {"kind": "clip", "fingerprint": encoder.fingerprint, "context_length": context_length, "dim": encoder.dim}
+    if run:
+        info |= _run_extras(encoder, index_dir)
+    atomic_write_bytes(info_path, lambda tmp: Path(tmp).write_text(json.dumps(info)))
+    return True
+
+
+def _same_tokens(tokenizer, context_length: int) -> bool:
+    """Whether the pure-Python CLIP tokenizer gives the model's own token ids."""
+    from hopid.models.bpe import ClipBPE
+
+    probe = ["a photo", 'The sign reads "HarbourFront 2024" in café-red', ""]
+    return np.array_equal(ClipBPE(context_length=context_length)(probe), np.asarray(tokenizer(probe)))
+
+
+def _export(encoder, run: bool, context_length: int, path: str) -> None:
+    import torch
+
+    if run:
+        from hopid.models.query_export import export_run_text_side
+
+        export_run_text_side(encoder.net, context_length, Path(path))
+        return
+
+    class TextTower(torch.nn.Module):
+        def __init__(self, model) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.model.encode_text(ids, normalize=True)
+
+    example = encoder.tokenizer(["a photo"]).to(encoder.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and opset notes
+        torch.onnx.export(
+            TextTower(encoder.model).eval(),
+            (example,),
+            path,
+            input_names=["ids"],
+            output_names=["vector"],
+            dynamic_axes={"ids": {0: "texts"}, "vector": {0: "texts"}},
+            dynamo=False,
+        )
+
+
+def _run_extras(encoder, index_dir: Path) -> dict:
+    """A run's serving facts for the ONNX side; copies its light tagger and references."""
+    from hopid.data.schema import atomic_write_bytes
+    from hopid.entities.light import LIGHT_FILE
+
+    net = encoder.net
+    shutil.copyfile(encoder.tagger_dir / LIGHT_FILE, index_dir / QUERY_ENTITIES)
+    extras = {
+        "kind": "run",
+        "uses_entities": encoder.uses_entities,
+        "spelling_dim": net.word_dim - net.dim,
+        "max_entities": net.config.max_entities,
+        "fusion_alpha": encoder.fusion_alpha,
+        "rerank": encoder.rerank_defaults,
+    }
+    if net.references is not None:
+        import torch.nn.functional as F
+
+        references = F.normalize(net.references.vectors.detach().float(), dim=-1).cpu().numpy()
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as handle:
+                np.save(handle, references, allow_pickle=False)
+
+        atomic_write_bytes(index_dir / QUERY_REFERENCES, write)
+        extras["profile_temperature"] = net.references.profile_temperature
+    return extras
