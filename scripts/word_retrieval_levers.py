@@ -17,7 +17,7 @@ from hopid.data.dataset import Dataset
 from hopid.entities.text import content_words
 from hopid.eval.evaluate import evaluate_words
 from hopid.models.factory import load_encoder
-from hopid.search import lexical
+from hopid.scenetext import lexical
 
 # (label, the lever's setting *before* it was added, as (object, attribute, value))
 LEVERS = [
