@@ -8,6 +8,7 @@ reads: fusion.alpha, dimensions), ``tagger/``, ``provenance.json``, ``train_log.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -61,6 +62,24 @@ from hopid.train.recipe import IDENTITY_METRICS, SYNTHETIC, dump_recipe
 
 Note = Callable[[str], None]
 EVAL_BATCH = 128
+
+
+@dataclass
+class TrainState:
+    """Where the loop is: what a checkpoint stores beside the weights and the optimizer."""
+
+    step: int = 0
+    epoch: int = 0  # the epoch in progress (0-based)
+    position: int = 0  # batches of that epoch done
+    best_score: float = -1.0  # the best val score so far, by select_on
+    best_epoch: int = 0  # its epoch (1-based; 0: none yet)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> TrainState:
+        return cls(**{f.name: saved[f.name] for f in dataclasses.fields(cls)})
 
 
 @dataclass
@@ -157,8 +176,23 @@ def build_net(config: NetConfig, device: str, seed: int, references: int = 0) ->
     return net, encoder.preprocess
 
 
+def start_world(train_cfg: dict[str, Any]) -> tuple[str, dist_.World]:
+    """The device and the torchrun world of this process (threads set, batch size checked)."""
+    if train_cfg["threads"]:
+        torch.set_num_threads(int(train_cfg["threads"]))
+    device = resolve_device(train_cfg["device"])
+    world = dist_.init_world(device)
+    if world.distributed and device == "cuda":
+        device = f"cuda:{world.local_rank}"
+        torch.cuda.set_device(device)
+    if train_cfg["batch_size"] % world.size:
+        raise HopidError(f"train.batch_size {train_cfg['batch_size']} must divide by the {world.size} processes")
+    return device, world
+
+
 class Trainer:
-    """One training run; ``run()`` does everything and returns the summary."""
+    """One training run: constructing it prepares the processes, the run directory, the data and
+    the network; ``run()`` trains, calibrates, writes the run directory and returns the summary."""
 
     def __init__(
         self,
@@ -180,9 +214,47 @@ class Trainer:
         self.config = NetConfig.from_dict(recipe["model"])
         self.errors = ErrorLog("train")
         self.log: list[dict[str, Any]] = []
+        self.began = time.perf_counter()
+        # -- the processes, the run directory and the data ---------------------------------------------
+        self.device, self.world = start_world(self.train_cfg)
+        self._claim_run_dir()
+        torch.manual_seed(self.seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        self.amp = self.device.startswith("cuda") and self.train_cfg["amp"] in ("auto", "on", True)
+        self.root = prepare_dataset(recipe, self.world, progress)
+        data = recipe["data"]
+        self.dataset, held_out = hold_out_val(
+            Dataset.open(self.root), data["train_split"], data["val_split"], data["val_fraction"]
+        )
+        self.notes = [held_out] if held_out else []
+        for line in self.notes:
+            self.note(line)
+        self.data_fingerprint = dataset_fingerprint(self.root)
+        self.protocol = plan(self.dataset.benchmark(), None, None)
+        self.select_on = self._select_on()
+        self.ocr_engine = self.dataset.ocr_engine(data["ocr_engine"])
+        self.ocr = self.dataset.ocr(self.ocr_engine)
+        self.tagger = ensure_tagger(self.root, self.run_dir, recipe, self.world, progress)
+        # -- the network, the splits as tensors, the optimizer -----------------------------------------
+        train_ids = self.dataset.images.filter(pl.col("split") == data["train_split"])["object_id"]
+        self.identities = {name: row for row, name in enumerate(sorted(train_ids.drop_nulls().unique()))}
+        references = len(self.identities) if self.config.mmref else 0
+        self.net, self.preprocess = build_net(self.config, self.device, self.seed, references)
+        self.train_data = self._load_split("train_split")
+        self.train_identity = self.train_data.identity_rows(self.identities)
+        self.val_data = self._load_split("val_split")
+        self.bank = WordBank(self.net)
+        for split in (self.train_data, self.val_data):
+            self.bank.add(split.strings + split.prompts + split.all_noise_strings(self.noise, self.seed))
+            self._cache_towers(split)
+        self.parameters = [p for _, p in self.net.trainable_parameters()]
+        self.optimizer = self._make_optimizer()
+        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and not torch.cuda.is_bf16_supported())
 
     # -- setup ----------------------------------------------------------------------------------
-    def _check_run_dir(self) -> None:
+    def _claim_run_dir(self) -> None:
+        """Refuse another run's directory (or a finished one without --resume); write the recipe."""
         saved = self.run_dir / CONFIG_FILE
         has_run = (self.run_dir / LAST_CHECKPOINT).is_file() or (self.run_dir / RUN_FILE).is_file()
         if has_run and not self.resume:
@@ -199,59 +271,10 @@ class Trainer:
                     f"{self.run_dir}: holds a run of a different recipe (sections {', '.join(keys)} differ); "
                     "use that run's recipe and --set values, or another --out"
                 )
-
-    def setup(self) -> None:
-        threads = self.train_cfg["threads"]
-        if threads:
-            torch.set_num_threads(int(threads))
-        self.device = resolve_device(self.train_cfg["device"])
-        self.world = dist_.init_world(self.device)
-        if self.world.distributed and self.device == "cuda":
-            self.device = f"cuda:{self.world.local_rank}"
-            torch.cuda.set_device(self.device)
-        if self.train_cfg["batch_size"] % self.world.size:
-            raise HopidError(
-                f"train.batch_size {self.train_cfg['batch_size']} must divide by the {self.world.size} processes"
-            )
-        self._check_run_dir()
         if self.world.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             text = dump_recipe(self.recipe)
             atomic_write_bytes(self.run_dir / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
-        torch.manual_seed(self.seed)
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        self.amp = self.device.startswith("cuda") and self.train_cfg["amp"] in ("auto", "on", True)
-        self.root = prepare_dataset(self.recipe, self.world, self.progress)
-        data = self.recipe["data"]
-        self.dataset, held_out = hold_out_val(
-            Dataset.open(self.root), data["train_split"], data["val_split"], data["val_fraction"]
-        )
-        self.notes = [held_out] if held_out else []
-        for line in self.notes:
-            self.note(line)
-        self.data_fingerprint = dataset_fingerprint(self.root)
-        self.protocol = plan(self.dataset.benchmark(), None, None)
-        self.select_on = self._select_on()
-        self.ocr_engine = self.dataset.ocr_engine(self.recipe["data"]["ocr_engine"])
-        self.ocr = self.dataset.ocr(self.ocr_engine)
-        self.tagger = ensure_tagger(self.root, self.run_dir, self.recipe, self.world, self.progress)
-        train_ids = self.dataset.images.filter(pl.col("split") == data["train_split"])["object_id"]
-        self.identities = {name: row for row, name in enumerate(sorted(train_ids.drop_nulls().unique()))}
-        references = len(self.identities) if self.config.mmref else 0
-        self.net, self.preprocess = build_net(self.config, self.device, self.seed, references)
-        cache_images = self.config.freeze_image and self.train_cfg["cache_frozen"]
-        self.train_data = self._load_split("train_split")
-        self.train_identity = self.train_data.identity_rows(self.identities)
-        self.val_data = self._load_split("val_split")
-        self.bank = WordBank(self.net)
-        for data in (self.train_data, self.val_data):
-            self.bank.add(data.strings + data.prompts + data.all_noise_strings(self.noise, self.seed))
-        for data in (self.train_data, self.val_data):
-            if cache_images:
-                self._cache_frozen(data)
-            if self.config.freeze_text and self.train_cfg["cache_frozen"]:
-                data.caption_features = self._caption_features(data)
-        self._make_optimizer()
 
     def _select_on(self) -> str:
         """The val metric that picks the best epoch, fusion.alpha and re-ranking: the recipe's
@@ -284,13 +307,12 @@ class Trainer:
             progress=self.progress,
         )
 
-    def _make_optimizer(self) -> None:
+    def _make_optimizer(self) -> torch.optim.AdamW:
         """AdamW: the towers at ``backbone_lr``, the heads at ``lr``; no weight decay on 1-d weights."""
         groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
         for name, parameter in self.net.trainable_parameters():
             groups.setdefault((name.startswith("clip."), parameter.ndim < 2), []).append(parameter)
-        self.parameters = [p for _, p in self.net.trainable_parameters()]
-        self.optimizer = torch.optim.AdamW(
+        return torch.optim.AdamW(
             [
                 {
                     "params": params,
@@ -302,8 +324,15 @@ class Trainer:
             betas=(0.9, 0.98),
             eps=1e-6,
         )
-        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and not torch.cuda.is_bf16_supported())
+
+    def _cache_towers(self, data: SplitData) -> None:
+        """The frozen towers' outputs of a split, computed once (``train.cache_frozen``)."""
+        if not self.train_cfg["cache_frozen"]:
+            return
+        if self.config.freeze_image:
+            self._cache_frozen(data)
+        if self.config.freeze_text:
+            data.caption_features = self._caption_features(data)
 
     def _cache_frozen(self, data: SplitData) -> None:
         """Run the frozen image tower once per image (kept on disk under cache/ for the next run)."""
@@ -420,8 +449,6 @@ class Trainer:
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     def run(self) -> TrainSummary:
-        began = time.perf_counter()
-        self.setup()
         batch = self.train_cfg["batch_size"]
         n_captions = len(self.train_data.caption_ids)
         if n_captions < batch:
@@ -429,38 +456,38 @@ class Trainer:
         steps_per_epoch = n_captions // batch
         epochs = self.train_cfg["epochs"]
         total = steps_per_epoch * epochs
-        state = {"step": 0, "epoch": 0, "position": 0, "best_score": -1.0, "best_epoch": 0, "log": []}
+        state = TrainState()
         resumed = 0
         if self.resume and (self.run_dir / LAST_CHECKPOINT).is_file():
-            state = load_checkpoint(self.run_dir / LAST_CHECKPOINT, self.net, self.optimizer)
-            self.scaler.load_state_dict(state.pop("scaler", {}) or {})
-            resumed = state["step"]
-            self.note(f"resuming at step {resumed} (epoch {state['epoch'] + 1}, batch {state['position']})")
-        self.log = state.pop("log")
+            saved = load_checkpoint(self.run_dir / LAST_CHECKPOINT, self.net, self.optimizer)
+            self.scaler.load_state_dict(saved.get("scaler") or {})
+            state, self.log = TrainState.from_dict(saved), saved["log"]
+            resumed = state.step
+            self.note(f"resuming at step {resumed} (epoch {state.epoch + 1}, batch {state.position})")
         self.net.train()
         trained_samples, loop_began = 0, time.perf_counter()
         local = batch // self.world.size
-        for epoch in range(state["epoch"], epochs):
+        for epoch in range(state.epoch, epochs):
             order = epoch_order(self.train_data, self.seed, epoch, self.train_cfg["group_batches"])
-            for position in range(state["position"], steps_per_epoch):
+            for position in range(state.position, steps_per_epoch):
                 rows = order[position * batch : (position + 1) * batch]
                 mine = rows[self.world.rank * local : (self.world.rank + 1) * local]
-                losses = self._step(mine, rows, epoch, state["step"], total)
-                state["step"] += 1
+                losses = self._step(mine, rows, epoch, state.step, total)
+                state.step += 1
                 trained_samples += batch
-                state["position"] = position + 1
-                state["epoch"] = epoch
-                if state["step"] % 10 == 0 or position + 1 == steps_per_epoch:
-                    self.log += [self._row(state["step"], epoch, "train", k, v) for k, v in losses.items()]
+                state.position = position + 1
+                state.epoch = epoch
+                if state.step % 10 == 0 or position + 1 == steps_per_epoch:
+                    self.log += [self._row(state.step, epoch, "train", k, v) for k, v in losses.items()]
                 if self.progress:
-                    self.progress("train", state["step"], total)
-                if state["step"] % self.train_cfg["checkpoint_every"] == 0:
+                    self.progress("train", state.step, total)
+                if state.step % self.train_cfg["checkpoint_every"] == 0:
                     self._save(state)
             metrics = self.val_metrics(self.split_scores(self.val_data), self.val_data)
-            self.log += [self._row(state["step"], epoch, "val", k, v) for k, v in metrics.items()]
+            self.log += [self._row(state.step, epoch, "val", k, v) for k, v in metrics.items()]
             score = metrics[self.select_on]
-            if score > state["best_score"]:
-                state["best_score"], state["best_epoch"] = score, epoch + 1
+            if score > state.best_score:
+                state.best_score, state.best_epoch = score, epoch + 1
                 if self.world.is_main:
                     save_weights(self.net.state_dict(), self.run_dir / WEIGHTS_FILE)
             shown = ", ".join(
@@ -469,10 +496,10 @@ class Trainer:
                 if key in metrics
             )
             self.note(f"epoch {epoch + 1}/{epochs}: val {shown}")
-            state["epoch"], state["position"] = epoch + 1, 0
+            state.epoch, state.position = epoch + 1, 0
             self._save(state)
         loop_seconds = time.perf_counter() - loop_began
-        summary = self._finish(state, began, trained_samples / max(loop_seconds, 1e-9), resumed)
+        summary = self._finish(state, self.began, trained_samples / max(loop_seconds, 1e-9), resumed)
         dist_.shutdown(self.world)
         return summary
 
@@ -532,14 +559,14 @@ class Trainer:
         self.scaler.update()
         return {"loss": float(loss.detach()), "lr": max(g["lr"] for g in self.optimizer.param_groups), **parts}
 
-    def _save(self, state: dict[str, Any]) -> None:
+    def _save(self, state: TrainState) -> None:
         if self.world.is_main:
-            extra = {"log": self.log, "scaler": self.scaler.state_dict()}
-            save_checkpoint(self.run_dir / LAST_CHECKPOINT, self.net, self.optimizer, dict(state, **extra))
+            saved = state.to_dict() | {"log": self.log, "scaler": self.scaler.state_dict()}
+            save_checkpoint(self.run_dir / LAST_CHECKPOINT, self.net, self.optimizer, saved)
             write_table(self.log, table_path(self.run_dir, "train_log"), "train_log")
 
     # -- after training -------------------------------------------------------------------------------
-    def _finish(self, state: dict, began: float, samples_per_second: float, resumed: int) -> TrainSummary:
+    def _finish(self, state: TrainState, began: float, samples_per_second: float, resumed: int) -> TrainSummary:
         dist_.barrier(self.world)  # rank 0 writes the best weights
         self.net.load_state_dict(load_weights(self.run_dir / WEIGHTS_FILE))
         val_texts, val_images = self.split_vectors(self.val_data)  # once, for both choices
@@ -554,10 +581,10 @@ class Trainer:
             self._write_outputs(state, alpha, rerank, metrics, samples_per_second)
         return TrainSummary(
             self.run_dir,
-            state["epoch"],
-            state["step"],
-            state["best_epoch"],
-            state["best_score"],
+            state.epoch,
+            state.step,
+            state.best_epoch,
+            state.best_score,
             alpha,
             metrics,
             time.perf_counter() - began,
@@ -625,7 +652,7 @@ class Trainer:
 
     def _write_outputs(
         self,
-        state: dict,
+        state: TrainState,
         alpha: float,
         rerank: dict[str, float] | None,
         metrics: dict[str, dict[str, float]],
@@ -637,8 +664,8 @@ class Trainer:
             "dim": self.net.out_dim,
             "needs_ocr": self.config.needs_ocr,
             "ocr_engine": self.ocr_engine,
-            "best_epoch": state["best_epoch"],
-            "best_val_score": state["best_score"],
+            "best_epoch": state.best_epoch,
+            "best_val_score": state.best_score,
             "train_samples_per_second": round(samples_per_second, 1),  # of this process's last session
             "preprocess": dict(getattr(self.net.clip.visual, "preprocess_cfg", None) or {}),
         }
