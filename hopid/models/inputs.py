@@ -124,17 +124,21 @@ def entity_batch(word_lists: Sequence[Sequence[str]], bank: WordBank, limit: int
 def image_vectors(
     net: HopidNet, bank: WordBank, global_feature: torch.Tensor, patch_tokens: torch.Tensor, ocr: OcrBatch | None
 ) -> torch.Tensor:
-    """V for a batch: tower outputs plus the OCR tokens (ignored when the network reads no OCR)."""
-    if ocr is None or not net.config.uses("ocr_entities"):
-        return net.image_head(global_feature, patch_tokens)
-    words = bank.lookup(ocr.words).to(global_feature.dtype)
-    return net.image_head(global_feature, patch_tokens, words, ocr.boxes, ocr.confidence, ocr.mask)
+    """V for a batch of tower outputs and OCR tokens (:meth:`HopidNet.encode_image`)."""
+    if ocr is None:
+        return net.encode_image(tower=(global_feature, patch_tokens))
+    return net.encode_image(
+        tower=(global_feature, patch_tokens),
+        ocr_words=bank.lookup(ocr.words),
+        ocr_boxes=ocr.boxes,
+        ocr_confidence=ocr.confidence,
+        ocr_mask=ocr.mask,
+    )
 
 
 def text_vectors(net: HopidNet, bank: WordBank, caption: torch.Tensor, entities: EntityBatch | None) -> torch.Tensor:
-    """T for a batch: caption features plus the prompt and entity words the network uses."""
+    """T for a batch of caption features and entity words (:meth:`HopidNet.encode_text`)."""
     if entities is None:
-        return net.text_head(caption)
-    prompt = bank.lookup(entities.prompts).to(caption.dtype) if net.config.uses("text_prompt") else None
-    words = bank.lookup(entities.words).to(caption.dtype) if net.config.uses("entity_words") else None
-    return net.text_head(caption, prompt, words, entities.mask)
+        return net.encode_text(caption=caption)
+    prompt, words = bank.lookup(entities.prompts), bank.lookup(entities.words)
+    return net.encode_text(caption=caption, prompt=prompt, entity_words=words, entity_mask=entities.mask)

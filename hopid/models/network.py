@@ -212,6 +212,47 @@ class HopidNet(nn.Module):
         sketches = spelling_sketches(list(strings), self.word_dim - self.dim).to(device)
         return torch.cat([torch.cat(parts), sketches], dim=1)
 
+    # -- the forward pass: training, serving, ONNX export and eval all call these -------------------
+    def encode_image(
+        self,
+        pixels: torch.Tensor | None = None,
+        *,
+        tower: tuple[torch.Tensor, torch.Tensor] | None = None,
+        ocr_words: torch.Tensor | None = None,
+        ocr_boxes: torch.Tensor | None = None,
+        ocr_confidence: torch.Tensor | None = None,
+        ocr_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """V (L2-normalised) of a batch of images: the image tower on ``pixels`` (or its outputs
+        ``tower``, cached while the tower is frozen) and, when the network reads scene text, the
+        OCR tokens: word embeddings ``[B, N, word_dim]``, boxes ``[B, N, 8]``, confidences, mask."""
+        global_feature, patch_tokens = self.image_backbone(pixels) if tower is None else tower
+        if ocr_words is None or not self.config.uses("ocr_entities"):
+            return self.image_head(global_feature, patch_tokens)
+        words = ocr_words.to(global_feature.dtype)
+        return self.image_head(global_feature, patch_tokens, words, ocr_boxes, ocr_confidence, ocr_mask)
+
+    def encode_text(
+        self,
+        token_ids: torch.Tensor | None = None,
+        *,
+        caption: torch.Tensor | None = None,
+        prompt: torch.Tensor | None = None,
+        entity_words: torch.Tensor | None = None,
+        entity_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """T (L2-normalised) of a batch of texts: the caption tower on ``token_ids`` (or its output
+        ``caption``) with the embeddings of the HOPID prompt ``[B, word_dim]`` and of the entity
+        words ``[B, M, word_dim]``; what the network's configuration does not use is ignored."""
+        feature = self.caption_backbone(token_ids) if caption is None else caption
+        uses_prompt = prompt is not None and self.config.uses("text_prompt")
+        uses_words = entity_words is not None and self.config.uses("entity_words")
+        if not (uses_prompt or uses_words):
+            return self.text_head(feature)
+        prompt = prompt.to(feature.dtype) if uses_prompt else None
+        words = entity_words.to(feature.dtype) if uses_words else None
+        return self.text_head(feature, prompt, words, entity_mask)
+
     # -- heads --------------------------------------------------------------------------------
     def image_head(
         self,

@@ -41,16 +41,13 @@ class RunTextSide(nn.Module):
         word_mask: torch.Tensor,
     ) -> torch.Tensor:
         config = self.net.config
-        feature = self.net.caption_backbone(caption)
-        if not (config.uses("text_prompt") or config.uses("entity_words")):
-            return self.net.text_head(feature)
         prompted = self._embed(prompt, prompt_sketch) if config.uses("text_prompt") else None
         entity = None
         if config.uses("entity_words"):
             batch, count, length = words.shape
             flat = self._embed(words.reshape(batch * count, length), word_sketch.reshape(batch * count, -1))
             entity = flat.reshape(batch, count, -1)
-        return self.net.text_head(feature, prompted, entity, word_mask)
+        return self.net.encode_text(caption, prompt=prompted, entity_words=entity, entity_mask=word_mask)
 
 
 def example_inputs(net: HopidNet, context_length: int) -> tuple[torch.Tensor, ...]:
