@@ -25,7 +25,7 @@ def serve(
     (or "image": base64, plus "dense_only", "rerank"); GET /openapi.json for the schema.
     Only indexed images are served. Ctrl-C stops it."""
     from hopid.search.searcher import Searcher, find_index_dir
-    from hopid.search.server import make_server
+    from hopid.serve.server import make_server
 
     searcher = Searcher(find_index_dir(index_dir))
     server = make_server(searcher, host, port)

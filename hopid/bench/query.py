@@ -30,7 +30,7 @@ def query_cold_s(index_dir: Path, runs: int = 3) -> float:
 def query_warm_ms(index_dir: Path, requests: int = 100) -> float:
     """Median milliseconds per ``POST /search`` to ``hopid serve``'s server on loopback."""
     from hopid.search.searcher import Searcher
-    from hopid.search.server import make_server
+    from hopid.serve.server import make_server
 
     server = make_server(Searcher(index_dir), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -1,0 +1,1 @@
+"""``hopid serve``: the HTTP search API and the web gallery over one index."""
