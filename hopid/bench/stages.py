@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from hopid.bench.timing import per_call, wall
+from hopid.bench.timing import MIN_ROUNDS, alternate, cycling
 
 
 def scene_images(out: Path, count: int) -> list[Path]:
@@ -20,53 +25,123 @@ def scene_images(out: Path, count: int) -> list[Path]:
     return sorted((out / "images").glob("*.png"))[:count]
 
 
-def ocr_figures(paths: list[Path], workers: int, overhead_images: int = 48) -> dict:
-    """ocr_overhead: ours with one worker ÷ the engine's own loop, over the first
-    ``overhead_images``; ocr_speedup: the engine's own loop ÷ ours on ``workers`` processes, over
-    all ``paths``. Whole jobs, engine start-up included on both sides."""
-    import time
-
+def hopid_ocr(paths: Sequence[Path], workers: int) -> int:
+    """hopid's side: ``ocr_paths`` with the default engine on ``workers`` processes (its pool,
+    image loading, error handling, words); the number of words read."""
     from hopid.ocr.pool import ocr_paths
+    from hopid.ocr.registry import DEFAULT_ENGINE
+
+    results = list(ocr_paths(paths, DEFAULT_ENGINE, workers=workers))
+    failed = [result.error for result in results if result.error]
+    if failed:
+        raise RuntimeError(f"OCR failed on {len(failed)} image(s) with {workers} worker(s): {failed[0]}")
+    return sum(len(result.words) for result in results)
+
+
+def raw_threads(processes: int) -> int | None:
+    """The engine threads of each raw process, as hopid's pool sets them: one per worker process,
+    the library's own choice when a single process runs in the caller's."""
+    return 1 if processes > 1 else None
+
+
+def raw_ocr_loop(paths: Sequence[Path | str], threads: int | None) -> int:
+    """The raw library's own loop: the RapidOCR objects hopid's engine runs (same parameters,
+    same detector passes and box cuts: :func:`hopid.ocr.rapid.rapid_pipelines`), each called
+    on every image path; the number of text lines read."""
+    from hopid.ocr.rapid import DEFAULT_QUALITY, rapid_pipelines
+
+    pipelines = rapid_pipelines(threads, DEFAULT_QUALITY)
+    lines = 0
+    for path in paths:
+        for ocr in pipelines:
+            out = ocr(str(path), use_det=True, use_cls=True, use_rec=True)  # hopid's flags (sticky in 3.x)
+            lines += len(out[0] or ()) if isinstance(out, tuple) else len(out.txts or ())
+    return lines
+
+
+def _raw_process(core: int, paths: list[str], threads: int | None, lines: Any) -> None:
+    """One raw OCR process, set up as hopid's pool sets up a worker (single-threaded libraries,
+    pinned to its own core): it puts the number of lines it read on ``lines``."""
+    from hopid.ocr.pool import SINGLE_THREAD_ENV
+
+    os.environ.update(SINGLE_THREAD_ENV)
+    with contextlib.suppress(AttributeError, OSError):  # not Linux
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cores[core % len(cores)]})
+    lines.put(raw_ocr_loop(paths, threads))
+
+
+def raw_ocr(paths: Sequence[Path], processes: int) -> int:
+    """The raw side of ``ocr_overhead``: :func:`raw_ocr_loop` over ``paths`` split evenly among
+    ``processes`` spawned processes, each single-threaded and pinned to a core as hopid's pool
+    worker is (with one process: in this process, default threads, as ``ocr_paths(...,
+    workers=1)``); engine start-up included, as on hopid's side. The number of lines read."""
+    processes = max(1, min(processes, len(paths)))
+    if processes == 1:
+        return raw_ocr_loop(paths, raw_threads(1))
+    context = multiprocessing.get_context("spawn")
+    lines = context.SimpleQueue()
+    children = [
+        context.Process(
+            target=_raw_process,
+            args=(core, [str(p) for p in paths[core::processes]], raw_threads(processes), lines),
+        )
+        for core in range(processes)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    crashed = [child.exitcode for child in children if child.exitcode != 0]
+    if crashed:
+        raise RuntimeError(f"raw OCR process failed (exit codes {crashed})")
+    return sum(lines.get() for _ in children)
+
+
+def ocr_sides(paths: Sequence[Path], workers: int) -> dict[str, Callable[[], int]]:
+    """The jobs ``ocr_figures`` alternates: hopid and the raw engine on ``workers`` processes,
+    and hopid on one worker (for the speed-up; absent when ``workers`` is 1)."""
+    sides: dict[str, Callable[[], int]] = {
+        "hopid": lambda: hopid_ocr(paths, workers),
+        "raw": lambda: raw_ocr(paths, workers),
+    }
+    if workers > 1:
+        sides["hopid_1_worker"] = lambda: hopid_ocr(paths, 1)
+    return sides
+
+
+def ocr_figures(paths: list[Path], workers: int, rounds: int = MIN_ROUNDS, warm_images: int = 8) -> dict:
+    """ocr_overhead: hopid's OCR time ÷ the raw engine's, same images, same engine settings, same
+    number of processes (``workers``); ocr_speedup: hopid on one worker ÷ hopid on ``workers``.
+    Whole jobs, process and engine start-up included on every side; each side first runs once
+    on ``warm_images`` images, then they alternate for ``rounds`` rounds. Ratios: the median of
+    the rounds' ratios; images per second: from each side's median time."""
     from hopid.ocr.rapid import rapid_backend
     from hopid.ocr.registry import DEFAULT_ENGINE
 
-    backend = rapid_backend()
-    began = time.perf_counter()
-    if backend == "rapidocr":  # the library as its README shows it, default settings
-        from rapidocr import RapidOCR
-
-        engine = RapidOCR(params={"Global.log_level": "critical"})
-    else:
-        from rapidocr_onnxruntime import RapidOCR
-
-        engine = RapidOCR()
-    raw_until = []  # seconds from the start to each image done
     for path in paths:
-        engine(str(path))
-        raw_until.append(time.perf_counter() - began)
-
-    def ours(subset: list[Path], count: int) -> None:
-        failed = [r.error for r in ocr_paths(subset, DEFAULT_ENGINE, workers=count) if r.error]
-        if failed:
-            raise RuntimeError(f"OCR failed on {len(failed)} image(s) with {count} worker(s): {failed[0]}")
-
-    first = min(overhead_images, len(paths))
-    one = wall(lambda: ours(paths[:first], 1))
-    every = wall(lambda: ours(paths, workers))
+        path.read_bytes()  # every image in the page cache before any side runs
+    for warm_up in ocr_sides(paths[:warm_images], workers).values():
+        warm_up()
+    timed = alternate(ocr_sides(paths, workers), rounds, warmup=0)
+    seconds = timed.medians()
     return {
-        "ocr_overhead": one / raw_until[first - 1],
-        "ocr_speedup": raw_until[-1] / every,
-        "ocr_images_per_s_raw": len(paths) / raw_until[-1],
-        "ocr_images_per_s_ours": len(paths) / every,
+        "ocr_overhead": timed.ratio("hopid", "raw"),
+        "ocr_speedup": timed.ratio("hopid_1_worker", "hopid") if workers > 1 else 1.0,
+        "ocr_images_per_s_raw": len(paths) / seconds["raw"],
+        "ocr_images_per_s_ours": len(paths) / seconds["hopid"],
         "ocr_workers": workers,
         "ocr_images": len(paths),
-        "ocr_engine": f"{DEFAULT_ENGINE} ({backend})",
+        "ocr_engine": f"{DEFAULT_ENGINE} ({rapid_backend()})",
     }
 
 
-def embed_figures(paths: list[Path], encoder, out: Path) -> dict:
-    """embed_overhead: our index embedding stage ÷ a plain open_clip loop (open, preprocess,
-    encode_image) with the same model, batch size and threads."""
+def embed_figures(paths: list[Path], encoder, out: Path, rounds: int = MIN_ROUNDS) -> dict:
+    """embed_overhead: our index embedding stage (``_embed_missing``: load upright, preprocess,
+    encode, append Parquet parts) ÷ a plain open_clip loop (open, preprocess, encode_image) with
+    the same model object, batch size and threads, in this process. The two take turns batch by
+    batch (every batch once per pass) for ``rounds`` passes after a warm-up batch; the ratio is
+    the median of the rounds' ratios, the rates come from the median batch times."""
     import torch
     from PIL import Image
 
@@ -75,29 +150,29 @@ def embed_figures(paths: list[Path], encoder, out: Path) -> dict:
     from hopid.index.build import EMBED_BATCH, VECTOR_PART_SCHEMA, _embed_missing
 
     root = paths[0].parent
-    todo = [(p.stem, p.name) for p in paths]
+    batches = [paths[start : start + EMBED_BATCH] for start in range(0, len(paths), EMBED_BATCH)]
+    store, errors = PartStore(out / "bench-vectors", VECTOR_PART_SCHEMA), ErrorLog("bench")
 
-    def ours() -> None:
-        store = PartStore(out / f"vectors-{np.random.default_rng().integers(1 << 62)}", VECTOR_PART_SCHEMA)
-        _embed_missing(encoder, root, todo, store, ErrorLog("bench"), None)
+    def ours(batch: list[Path]) -> None:
+        _embed_missing(encoder, root, [(p.stem, p.name) for p in batch], store, errors, None)
 
-    def raw() -> None:
-        for start in range(0, len(paths), EMBED_BATCH):
-            batch = [encoder.preprocess(Image.open(p).convert("RGB")) for p in paths[start : start + EMBED_BATCH]]
-            with torch.inference_mode():
-                encoder.model.encode_image(torch.stack(batch), normalize=True).numpy()
+    def raw(batch: list[Path]) -> None:
+        pixels = torch.stack([encoder.preprocess(Image.open(p).convert("RGB")) for p in batch])
+        with torch.inference_mode():
+            encoder.model.encode_image(pixels, normalize=True).numpy()
 
-    raw_s = np.median([wall(raw) for _ in range(3)])
-    ours_s = np.median([wall(ours) for _ in range(3)])
+    sides = {"raw": cycling(raw, batches), "hopid": cycling(ours, batches)}
+    timed = alternate(sides, rounds * len(batches), warmup=1)
+    seconds, per_batch = timed.medians(), len(paths) / len(batches)
     return {
-        "embed_overhead": float(ours_s / raw_s),
-        "embed_images_per_s_ours": len(paths) / float(ours_s),
-        "embed_images_per_s_raw": len(paths) / float(raw_s),
+        "embed_overhead": timed.ratio("hopid", "raw"),
+        "embed_images_per_s_ours": per_batch / seconds["hopid"],
+        "embed_images_per_s_raw": per_batch / seconds["raw"],
     }
 
 
-def _step_seconds(scene_text: bool, tokens, entities, captions, steps: int) -> float:
-    """Median seconds of one training step of the tiny network, HOPID or CLIP-only."""
+def _training_step(scene_text: bool, tokens, entities, captions) -> Callable[[], None]:
+    """One training step of the tiny network, HOPID or CLIP-only (its own model and optimiser)."""
     import torch
 
     from hopid.models.factory import load_encoder
@@ -123,13 +198,14 @@ def _step_seconds(scene_text: bool, tokens, entities, captions, steps: int) -> f
         loss.backward()
         optimizer.step()
 
-    return float(np.median(per_call(step, steps, warmup=2)))
+    return step
 
 
-def train_step_ratio(batch: int = 32, steps: int = 8) -> dict:
-    """HOPID's training step ÷ the CLIP-only baseline's, same tiny backbone and batch: forward
-    of both towers and heads (8 OCR words per image, 3 entity words per caption), loss, backward,
-    optimiser step."""
+def train_step_ratio(batch: int = 32, steps: int = 32) -> dict:
+    """HOPID's training step ÷ the CLIP-only baseline's, same tiny backbone, batch, optimiser and
+    threads: forward of both towers and heads (8 OCR words per image, 3 entity words per
+    caption), loss, backward, optimiser step. Two warm-up steps each, then ``steps`` rounds of
+    one step each, alternated; the ratio is the median of the rounds' ratios."""
     from hopid.models.inputs import OcrToken
 
     rng = np.random.default_rng(0)
@@ -138,6 +214,11 @@ def train_step_ratio(batch: int = 32, steps: int = 8) -> dict:
     tokens = [[OcrToken(str(rng.choice(words)), box, 0.9) for _ in range(8)] for _ in range(batch)]
     entities = [[str(w) for w in rng.choice(words, 3)] for _ in range(batch)]
     captions = [f"a red truck with {' '.join(e)} written on it" for e in entities]
-    hopid = _step_seconds(True, tokens, entities, captions, steps)
-    clip = _step_seconds(False, tokens, entities, captions, steps)
-    return {"train_step_ratio": hopid / clip, "train_step_ms_hopid": hopid * 1000, "train_step_ms_clip": clip * 1000}
+    sides = {name: _training_step(name == "hopid", tokens, entities, captions) for name in ("hopid", "clip")}
+    timed = alternate(sides, steps, warmup=2)
+    seconds = timed.medians()
+    return {
+        "train_step_ratio": timed.ratio("hopid", "clip"),
+        "train_step_ms_hopid": seconds["hopid"] * 1000,
+        "train_step_ms_clip": seconds["clip"] * 1000,
+    }

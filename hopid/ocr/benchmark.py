@@ -115,12 +115,22 @@ def measure_engines(root: Path, engines: Sequence[str] = ENGINES) -> list[Engine
     return [measure_engine(name, root) for name in engines]
 
 
-def measure_pool(root: Path, engine: str, workers: Sequence[int] = (1, 2), repeat: int = 3) -> list[PoolFigures]:
-    """Images per second of ``ocr_paths`` over the scenes (listed ``repeat`` times), per worker count."""
-    paths = sorted(path for path in (root / "scenes").iterdir() if path.is_file()) * repeat
-    figures = []
+def measure_pool(
+    root: Path, engine: str, workers: Sequence[int] = (1, 2), repeat: int = 3, rounds: int = 3
+) -> list[PoolFigures]:
+    """Images per second of ``ocr_paths`` over the scenes (listed ``repeat`` times), per worker
+    count: each count first runs once over the scenes listed once (warm-up), then the counts
+    take turns for ``rounds`` rounds (see :func:`hopid.bench.timing.alternate`); the seconds are
+    each count's median, whole jobs (worker and engine start-up included)."""
+    from hopid.bench.timing import alternate
+
+    scenes = sorted(path for path in (root / "scenes").iterdir() if path.is_file())
+    paths = scenes * repeat
+
+    def job(subset: list[Path], count: int) -> int:
+        return len(list(ocr_paths(subset, engine, workers=count)))
+
     for count in workers:
-        started = time.perf_counter()
-        results = list(ocr_paths(paths, engine, workers=count))
-        figures.append(PoolFigures(engine, count, len(results), time.perf_counter() - started))
-    return figures
+        job(scenes, count)
+    seconds = alternate({str(n): lambda n=n: job(paths, n) for n in workers}, rounds, warmup=0).medians()
+    return [PoolFigures(engine, count, len(paths), seconds[str(count)]) for count in workers]

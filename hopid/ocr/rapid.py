@@ -104,6 +104,54 @@ def _bgr(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(rgb_array(image)[:, :, ::-1])
 
 
+def rapid_params(threads: int | None = None) -> dict[str, Any]:
+    """The RapidOCR 3.x parameters hopid's engine runs with (each detector pass adds its scale);
+    ``threads`` (1 in pool workers) pins ONNX Runtime's thread pools."""
+    # ONNX Runtime's memory arena (off in RapidOCR's defaults) reuses tensor buffers
+    # between images: about 10 % faster per image for about 180 MiB more resident memory.
+    params: dict[str, Any] = {
+        "Global.log_level": "critical",
+        "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
+    }
+    if threads is not None:
+        params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
+        params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+    return params
+
+
+def rapid_pipelines(
+    threads: int | None = None, quality: str = DEFAULT_QUALITY, backend: str | None = None
+) -> list[Any]:
+    """The RapidOCR objects :class:`RapidOcrEngine` runs, one per detector pass of ``quality``
+    (one object for the ``rapidocr_onnxruntime`` fallback); each reads an image (path or BGR
+    array) when called as ``ocr(image, use_det=True, use_cls=True, use_rec=True)``. Also sets
+    OpenCV's threads when ``threads`` is given. ``hopid bench`` times these against the engine."""
+    backend = backend or rapid_backend()
+    if threads is not None:
+        import cv2
+
+        cv2.setNumThreads(threads)
+    if backend == "rapidocr":
+        from rapidocr import RapidOCR
+
+        return [_detector_pass(RapidOCR, rapid_params(threads), chosen) for chosen in PASSES[quality]]
+    from rapidocr_onnxruntime import RapidOCR
+
+    options = {} if threads is None else {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
+    return [RapidOCR(**options)]
+
+
+def _detector_pass(factory: Any, params: dict[str, Any], chosen: DetectorPass) -> Any:
+    """A RapidOCR 3.x pipeline whose detector runs at ``chosen.short_side`` and reads the boxes
+    of every cut (the detector's post-processing is swapped for :class:`UnionOfBoxes`)."""
+    ocr = factory(params=params | {"Det.limit_side_len": chosen.short_side, "Det.limit_type": "min"})
+    try:
+        ocr._load_det_model().postprocess_op = UnionOfBoxes(chosen.cuts)
+    except (AttributeError, ImportError) as exc:
+        raise HopidError(f"rapidocr {exc}: install the tested version (pip install -c constraints.txt)") from exc
+    return ocr
+
+
 class RapidOcrEngine:
     """Detection + orientation classification + recognition with RapidOCR."""
 
@@ -114,41 +162,13 @@ class RapidOcrEngine:
             raise HopidError(f"OCR quality {quality!r}: choose one of {', '.join(PASSES)}")
         self.backend = backend or rapid_backend()
         self.quality = quality
-        if threads is not None:
-            import cv2
-
-            cv2.setNumThreads(threads)
+        if self.backend != "rapidocr" and quality != DEFAULT_QUALITY:
+            raise HopidError(f"OCR quality {quality!r} needs rapidocr 3.x: pip install 'rapidocr>=3'")
+        pipelines = rapid_pipelines(threads, quality, self.backend)
         if self.backend == "rapidocr":
-            from rapidocr import RapidOCR
-
-            # ONNX Runtime's memory arena (off in RapidOCR's defaults) reuses tensor buffers
-            # between images: about 10 % faster per image for about 180 MiB more resident memory.
-            params: dict[str, Any] = {
-                "Global.log_level": "critical",
-                "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
-            }
-            if threads is not None:
-                params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
-                params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
-            self._passes = [self._detector_pass(RapidOCR, params, chosen) for chosen in PASSES[quality]]
+            self._passes = pipelines
         else:
-            if quality != DEFAULT_QUALITY:
-                raise HopidError(f"OCR quality {quality!r} needs rapidocr 3.x: pip install 'rapidocr>=3'")
-            from rapidocr_onnxruntime import RapidOCR
-
-            options = {} if threads is None else {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
-            self._ocr = RapidOCR(**options)
-
-    @staticmethod
-    def _detector_pass(factory: Any, params: dict[str, Any], chosen: DetectorPass) -> Any:
-        """A RapidOCR 3.x pipeline whose detector runs at ``chosen.short_side`` and reads the boxes
-        of every cut (the detector's post-processing is swapped for :class:`UnionOfBoxes`)."""
-        ocr = factory(params=params | {"Det.limit_side_len": chosen.short_side, "Det.limit_type": "min"})
-        try:
-            ocr._load_det_model().postprocess_op = UnionOfBoxes(chosen.cuts)
-        except (AttributeError, ImportError) as exc:
-            raise HopidError(f"rapidocr {exc}: install the tested version (pip install -c constraints.txt)") from exc
-        return ocr
+            self._ocr = pipelines[0]
 
     def _lines(self, image: Image.Image) -> list[tuple[Any, str, float]]:
         if self.backend == "rapidocr":
