@@ -1,20 +1,28 @@
 """Reproduce the MMRef / EntityCLIP ablation table of docs/model.md (synthetic identity benchmark).
 
-    python scripts/identity_ablations.py --out identity-runs     # about 10 min on 2 cores
+    python scripts/identity_ablations.py --out identity-runs --seeds 0,1,2
+    python scripts/identity_ablations.py --out identity-runs --seeds 0,1,2 --epochs 10 --only "all together"
 
 Rows train recipes/demo-tiny-mmref.yaml and demo-tiny-entityclip.yaml with parts switched on or
-off, and evaluate on a held-out identity set (unseen brands, a quarter of the captions naming
-no brand; folder + captions.csv, OCR by the default engine) by the identity protocol, dense
-only and fused, with and without reference re-ranking. Finished runs are reused. Prints a
-markdown table; writes identity_ablations.json beside the runs.
+off, once per training seed (``train.seed``; the data are the same), and evaluate on a held-out
+identity set (brands from the held-out vocabulary, a quarter of the captions naming no brand;
+folder + captions.csv, OCR by the default engine) by the identity protocol, dense only and
+fused, with and without reference re-ranking. The runs of one seed share the entity tagger the
+first of them trained (it depends only on the data and the seed). ``--epochs`` shortens every
+run. Finished runs are reused. Prints a markdown table of mean ± std over the seeds with each
+row's dense mAP and Rank-1 difference to the baseline (``~``: within noise, as in
+scripts/ablations.py); writes identity_ablations.json beside the runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
+
+from ablations import cell, parse_seeds, within_noise
 
 # row: (recipe, --set overrides, re-rank by references)
 ROWS: dict[str, tuple[str, list[str], bool]] = {
@@ -23,14 +31,44 @@ ROWS: dict[str, tuple[str, list[str], bool]] = {
     "+ MMRef losses + refinement": ("demo-tiny-mmref", [], True),
     "+ explanations (EntityCLIP)": ("demo-tiny-entityclip", [], False),
     "all together": ("demo-tiny-mmref", ["model.explanation_experts=true"], True),
-    "+ MMRef losses + refinement, seed 1": ("demo-tiny-mmref", ["train.seed=1"], True),
-    "+ MMRef losses + refinement, seed 2": ("demo-tiny-mmref", ["train.seed=2"], True),
 }
+BASELINE = "baseline (HOPID, no MMRef/EntityCLIP)"
+METRICS = ("rank1", "map", "minp")
+
+
+def run_dir_of(out: Path, recipe_name: str, overrides: list[str], seed: int, epochs: int | None) -> Path:
+    """Where one row's run for one seed lives (rows differing only in re-ranking share it)."""
+    name = "-".join([recipe_name, *overrides]).replace("=", "_")
+    return out / name / (f"seed{seed}" + (f"-epochs{epochs}" if epochs is not None else ""))
+
+
+def table(results: dict[str, dict], quantum: float) -> list[str]:
+    """Markdown lines: mean ± std of every metric, dense and fused, and each row's dense mAP
+    and Rank-1 difference to the baseline (``~``: within noise)."""
+    titles = [f"{kind} {m}" for kind in ("dense", "fused") for m in ("Rank-1", "mAP", "mINP")]
+    lines = ["| model | " + " | ".join(titles) + " | Δ dense Rank-1 | Δ dense mAP |", "| --- |" + " ---: |" * 8]
+    base = results.get(BASELINE)
+    for name, row in results.items():
+        runs = list(row["seeds"].values())
+        cells = [cell([r[kind][m] for r in runs], 3) for kind in ("dense", "fused") for m in METRICS]
+        for metric in ("rank1", "map"):
+            if base is None or name == BASELINE:
+                cells.append("—")
+                continue
+            values = [r["dense"][metric] for r in runs]
+            reference = [r["dense"][metric] for r in base["seeds"].values()]
+            noise = "~" if within_noise(values, reference, quantum) else ""
+            cells.append(f"{noise}{statistics.fmean(values) - statistics.fmean(reference):+.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("identity-runs"))
+    parser.add_argument("--seeds", type=parse_seeds, default=[0], help="training seeds, e.g. 0,1,2 (default 0)")
+    parser.add_argument("--epochs", type=int, default=None, help="train every run this many epochs")
+    parser.add_argument("--only", default="", help="comma-separated row names or their beginnings (default: all rows)")
     args = parser.parse_args(argv)
     from hopid.data.dataset import Dataset
     from hopid.data.synthetic.heldout import prepare_heldout, write_heldout_identities
@@ -42,29 +80,32 @@ def main(argv: list[str]) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     dataset = Dataset.open(prepare_heldout(args.out, "heldout-identities", write_heldout_identities))
     results: dict[str, dict] = {}
+    taggers: dict[int, Path] = {}
+    wanted = [w.strip() for w in args.only.split(",") if w.strip()]
     for name, (recipe_name, overrides, rerank) in ROWS.items():
-        run_dir = args.out / "-".join([recipe_name, *overrides]).replace("=", "_")
-        if not (run_dir / RUN_FILE).is_file():
-            train(load_recipe(recipe_name, overrides), run_dir, resume=True)
-        encoder = RunEncoder(run_dir)
-        method = "reference" if rerank else None
-        results[name] = {
-            "recipe": recipe_name,
-            "sets": overrides,
-            "rerank": encoder.rerank_defaults if rerank else None,
-            "dense": evaluate(dataset, encoder, dense_only=True, rerank=method).metrics,
-            "fused": evaluate(dataset, encoder, rerank=method).metrics,
-        }
-        print(f"{name}: dense mAP {results[name]['dense']['map']:.3f}", file=sys.stderr)
-    (args.out / "identity_ablations.json").write_text(json.dumps(results, indent=2))
-    print("| model | dense Rank-1 | dense mAP | dense mINP | fused Rank-1 | fused mAP | fused mINP |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, r in results.items():
-        d, f = r["dense"], r["fused"]
-        print(
-            f"| {name} | {d['rank1']:.3f} | {d['map']:.3f} | {d['minp']:.3f} | "
-            f"{f['rank1']:.3f} | {f['map']:.3f} | {f['minp']:.3f} |"
-        )
+        if wanted and not name.startswith(tuple(wanted)):
+            continue
+        row = results.setdefault(name, {"recipe": recipe_name, "sets": overrides, "rerank": rerank, "seeds": {}})
+        for seed in args.seeds:
+            run_dir = run_dir_of(args.out, recipe_name, overrides, seed, args.epochs)
+            sets = [*overrides, f"train.seed={seed}"] + ([f"train.epochs={args.epochs}"] if args.epochs else [])
+            if not (run_dir / RUN_FILE).is_file():
+                copy = [f"tagger.copy_from={taggers[seed]}"] if seed in taggers else []
+                train(load_recipe(recipe_name, sets + copy), run_dir, resume=True)
+            taggers.setdefault(seed, run_dir / "tagger")
+            encoder = RunEncoder(run_dir)
+            method = "reference" if rerank else None
+            row["seeds"][str(seed)] = {
+                "rerank": encoder.rerank_defaults if rerank else None,
+                "dense": evaluate(dataset, encoder, dense_only=True, rerank=method).metrics,
+                "fused": evaluate(dataset, encoder, rerank=method).metrics,
+            }
+            print(f"{name} seed {seed}: dense mAP {row['seeds'][str(seed)]['dense']['map']:.3f}", file=sys.stderr)
+    queries = dataset.split("test")[1].height
+    meta = {"seeds": args.seeds, "epochs": args.epochs, "queries": queries}
+    (args.out / "identity_ablations.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=2))
+    print(f"seeds {args.seeds}; {queries} queries (one query = {1 / queries:.4f})")
+    print("\n".join(table(results, 1 / queries)))
 
 
 if __name__ == "__main__":

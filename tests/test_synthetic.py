@@ -1,4 +1,5 @@
-"""The synthetic scene-text benchmark: determinism, table invariants, text-only differences, OCR legibility."""
+"""The synthetic scene-text benchmark: determinism, table invariants, text-only differences, OCR legibility,
+and the held-out vocabulary's disjointness from everything training can write."""
 
 from __future__ import annotations
 
@@ -13,7 +14,28 @@ import pytest
 from PIL import Image
 
 from hopid.data.schema import SPLITS, read_table, table_path
-from hopid.data.synthetic import SyntheticSummary, generate, make_name, make_word
+from hopid.data.synthetic import (
+    TRAINING_VOCABULARY,
+    WORD_KINDS,
+    SyntheticSummary,
+    generate,
+    make_code,
+    make_name,
+    make_word,
+)
+from hopid.data.synthetic.captions import caption_vocabulary
+from hopid.data.synthetic.heldout_words import (
+    HELDOUT_VOCABULARY,
+    MARKER_LETTERS,
+    MARKER_ONSETS,
+    check_heldout,
+    heldout_phrase_words,
+    make_heldout_name,
+    seen_in_training,
+)
+from hopid.data.synthetic.identities import generate_identities
+from hopid.data.synthetic.words import CODAS, ONSETS, VOWELS, training_can_emit, training_words
+from hopid.entities.text import fold
 from hopid.errors import HopidError
 
 GROUPS, VARIANTS = 24, 3
@@ -202,3 +224,60 @@ def test_rapidocr_reads_the_ground_truth(tmp_path: Path) -> None:
                 found += 1
     assert total >= 20
     assert found / total >= 0.9, f"rapidocr recovered {found}/{total} ground-truth words"
+
+
+SEEDS = (0, 1, 2, 3)
+
+
+def _tokens(root: Path) -> set[str]:
+    return {_norm(t) for t in _tables(root)["ocr"]["text"]}
+
+
+def test_training_vocabulary_covers_every_training_word(tmp_path: Path) -> None:
+    # the description held-out words are checked against must cover what training writes
+    for seed in SEEDS:
+        generate(tmp_path / f"t{seed}", seed=seed, groups=20, variants=3)
+        generate_identities(tmp_path / f"i{seed}", seed=seed, identities=10, views=2)
+        for root in (tmp_path / f"t{seed}", tmp_path / f"i{seed}"):
+            missed = [t for t in _tables(root)["ocr"]["text"] if not training_can_emit(t)]
+            assert not missed, (seed, missed)
+        rng = random.Random(seed)
+        sampled = [TRAINING_VOCABULARY.word(rng, kind) for kind in WORD_KINDS for _ in range(300)]
+        sampled += [make_code(rng) for _ in range(300)]
+        assert all(training_can_emit(w) for text in sampled for w in text.split())
+    assert not training_can_emit("quzobe") and not training_can_emit("12345") and not training_can_emit("318KX")
+
+
+def test_heldout_vocabulary_is_disjoint_from_training(tmp_path: Path) -> None:
+    training = set().union(*(_tokens(_generated(tmp_path / f"t{s}", s)) for s in SEEDS))
+    for seed in SEEDS:
+        generate(tmp_path / f"h{seed}", seed=seed, groups=20, variants=3, vocabulary=HELDOUT_VOCABULARY)
+        heldout = _tokens(tmp_path / f"h{seed}")
+        assert len(heldout) > 50
+        assert not heldout & training, seed
+        assert not [t for t in heldout if training_can_emit(t)], seed
+        rng = random.Random(seed)
+        names = [make_heldout_name(rng) for _ in range(500)]
+        assert all(MARKER_LETTERS & set(n) and 5 <= len(n) <= 9 and n.isalpha() for n in names)
+        assert not set("il") & set("".join(names))
+        words = [w for kind in WORD_KINDS for _ in range(300) for w in HELDOUT_VOCABULARY.word(rng, kind).split()]
+        words += [HELDOUT_VOCABULARY.code(rng) for _ in range(300)]
+        assert not seen_in_training(words), seed
+    # by construction: no training name can hold a marker letter, no held-out phrase word is a
+    # training or caption word
+    assert not MARKER_LETTERS & set("".join(ONSETS + VOWELS + CODAS))
+    assert all(MARKER_LETTERS & set(onset) for onset in MARKER_ONSETS)
+    assert not {fold(w) for w in heldout_phrase_words()} & (training_words() | caption_vocabulary())
+    with pytest.raises(HopidError, match="held-out"):
+        check_heldout(["quzobe", "Zobex"])
+
+
+def _generated(root: Path, seed: int) -> Path:
+    generate(root, seed=seed, groups=20, variants=3)
+    return root
+
+
+def test_heldout_identities_use_the_heldout_vocabulary(tmp_path: Path) -> None:
+    generate_identities(tmp_path, seed=4, identities=10, views=2, vocabulary=HELDOUT_VOCABULARY)
+    tokens = _tokens(tmp_path)
+    assert tokens and not seen_in_training(tokens)

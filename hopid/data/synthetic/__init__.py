@@ -33,14 +33,24 @@ from hopid.data.synthetic.scenes import (
     render_base,
     text_color_for,
 )
-from hopid.data.synthetic.words import WORD_KINDS, WORD_SOURCES, make_code, make_name, make_word
+from hopid.data.synthetic.words import (
+    TRAINING_VOCABULARY,
+    WORD_KINDS,
+    WORD_SOURCES,
+    Vocabulary,
+    make_code,
+    make_name,
+    make_word,
+)
 from hopid.errors import HopidError
 
 __all__ = [
     "KIND_WEIGHTS",
     "WORD_KINDS",
     "WORD_SOURCES",
+    "TRAINING_VOCABULARY",
     "SyntheticSummary",
+    "Vocabulary",
     "generate",
     "make_code",
     "make_name",
@@ -102,13 +112,20 @@ def _objects(groups: int, rng: random.Random) -> list[str]:
     return out[:groups]
 
 
-def _main_text(layout: Layout, scene: Scene, k: float, used: set[str], rng: random.Random) -> tuple[str, str, TextFit]:
+def _main_text(
+    layout: Layout,
+    scene: Scene,
+    k: float,
+    used: set[str],
+    rng: random.Random,
+    vocabulary: Vocabulary = TRAINING_VOCABULARY,
+) -> tuple[str, str, TextFit]:
     """A fresh (dataset-unique when possible) word of a kind suited to the object, and how it fits."""
     weights = KIND_WEIGHTS[scene.obj]
     kinds = [kind for kind in WORD_KINDS if weights[kind] > 0]
     for attempt in range(200):
         kind = rng.choices(kinds, weights=[weights[kind] for kind in kinds])[0]
-        text = make_word(rng, kind)
+        text = vocabulary.word(rng, kind)
         if text.lower() in used and attempt < 150:
             continue
         fit = fit_text(text, layout.panel, MIN_FONT * k, MAX_FONT * k)
@@ -118,11 +135,13 @@ def _main_text(layout: Layout, scene: Scene, k: float, used: set[str], rng: rand
     raise HopidError(f"synthetic: no word fits a {scene.obj} at this image size; use a larger image size")
 
 
-def _plate_text(layout: Layout, k: float, rng: random.Random) -> tuple[str, TextFit]:
-    """A distractor code that fits the scene's plate."""
+def _plate_text(
+    layout: Layout, k: float, rng: random.Random, make: Callable[[random.Random], str] = make_code
+) -> tuple[str, TextFit]:
+    """A distractor code (from ``make``) that fits the scene's plate."""
     assert layout.plate is not None
     for _ in range(200):
-        code = make_code(rng)
+        code = make(rng)
         fit = fit_text(code, layout.plate, min(14.0 * k, PLATE_FONT * k), PLATE_FONT * k)
         if fit is not None:
             return code, fit
@@ -155,10 +174,13 @@ def generate(
     size: int = 256,
     captions_per_image: int = 5,
     progress: Callable[[int, int], None] | None = None,
+    vocabulary: Vocabulary = TRAINING_VOCABULARY,
 ) -> SyntheticSummary:
     """Render the benchmark into ``out``: ``images/*.png`` then the images, captions and ocr tables.
 
-    Tables are written only after every image, so a run cut short leaves no tables.
+    Tables are written only after every image, so a run cut short leaves no tables. The written
+    words come from ``vocabulary`` (the held-out sets pass
+    :data:`hopid.data.synthetic.heldout_words.HELDOUT_VOCABULARY`).
     """
     if groups < 1 or variants < 1 or captions_per_image < 1:
         raise HopidError("synthetic: groups, variants and captions per image must each be at least 1")
@@ -188,10 +210,10 @@ def generate(
             words: list[Word] = []
             text = kind = None
             if g not in no_text:
-                text, kind, fit = _main_text(layout, scene, k, used, rng)
+                text, kind, fit = _main_text(layout, scene, k, used, rng, vocabulary)
                 words += draw_words(image, layout.panel, fit, ink)
             if layout.plate is not None and g not in no_text:
-                _, plate_fit = _plate_text(layout, k, rng)
+                _, plate_fit = _plate_text(layout, k, rng, vocabulary.code)
                 words += draw_words(image, layout.plate, plate_fit, PLATE_INK)
             rel = f"images/{image_id}.png"
             image.save(out / rel, format="PNG")

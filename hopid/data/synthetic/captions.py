@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 OBJECT_NOUNS: dict[str, tuple[str, ...]] = {
     "truck": ("truck", "delivery truck", "lorry"),
@@ -47,6 +48,18 @@ PLAIN_TEMPLATES = (
     "there is {a_color} {obj} in the picture",
     "{A_color} {obj} against {a_bg} backdrop",
 )
+
+
+def caption_vocabulary() -> frozenset[str]:
+    """Every word (lower case) the captions can hold besides the scene text: the templates'
+    words, the object nouns (whole and split at hyphens), colour and background names."""
+    from hopid.data.synthetic.scenes import BACKGROUND_COLORS, COLORS
+
+    templates = TEXT_TEMPLATES + SIDE_TEMPLATES + NUMBER_TEMPLATES + PLAIN_TEMPLATES
+    text = " ".join(re.sub(r"\{[^}]*\}", " ", template) for template in templates)
+    nouns = [noun for names in OBJECT_NOUNS.values() for noun in names]
+    pieces = " ".join([text, *nouns, *COLORS, *BACKGROUND_COLORS]).lower()
+    return frozenset(re.findall(r"[a-z0-9]+", pieces)) | frozenset(n.replace("-", "") for n in nouns if "-" in n)
 
 
 def article(word: str) -> str:

@@ -1,7 +1,10 @@
 """A held-out set as a user would bring it: a folder of synthetic images plus a captions CSV.
 
-Rendered with its own seed (so its invented words are new to a model trained on the default
-benchmark), keeping only the captions that name their image's scene text.
+Rendered with its own seed and the held-out vocabulary
+(:mod:`hopid.data.synthetic.heldout_words`), whose names, phrases, numbers and plate codes the
+training vocabulary can never write, for any seed; every written word is checked against the
+training vocabulary before the folder is returned. The captions CSV keeps only the captions
+that name their image's scene text.
 """
 
 from __future__ import annotations
@@ -13,31 +16,43 @@ import polars as pl
 
 from hopid.data.schema import read_table
 from hopid.data.synthetic import generate
+from hopid.data.synthetic.heldout_words import HELDOUT_VOCABULARY, check_heldout
 from hopid.entities.weak_labels import weak_spans
 
 HELDOUT_SEED = 4242
+HELDOUT_GROUPS = 24  # with 4 variants: 84 images with text, about 380 captions naming it
+HELDOUT_VARIANTS = 4
 
 
 def write_heldout_folder(
     out: str | Path,
     *,
     seed: int = HELDOUT_SEED,
-    groups: int = 12,
-    variants: int = 4,
-    split: str = "test",
+    groups: int = HELDOUT_GROUPS,
+    variants: int = HELDOUT_VARIANTS,
+    split: str | None = None,
     extra_columns: dict[str, str] | None = None,
 ) -> Path:
     """Render into ``out`` and write ``out/captions.csv`` (columns ``image``, ``caption`` and any
-    ``extra_columns`` with a constant value; image paths relative to the CSV). Returns the CSV."""
+    ``extra_columns`` with a constant value; image paths relative to the CSV). Returns the CSV.
+
+    Captions come from every image (``split``: only the images the generator put in that split;
+    all images stay in the folder either way). Raises :class:`~hopid.errors.HopidError` if any
+    written word could have been written in training (it never should)."""
     out = Path(out)
-    generate(out, seed=seed, groups=groups, variants=variants)
-    images = read_table(out / "images.parquet", "images").filter(pl.col("split") == split)
+    generate(out, seed=seed, groups=groups, variants=variants, vocabulary=HELDOUT_VOCABULARY)
+    ocr = read_table(out / "ocr.parquet", "ocr")
+    check_heldout(ocr["text"].to_list())
+    images = read_table(out / "images.parquet", "images")
+    if split is not None:
+        images = images.filter(pl.col("split") == split)
     captions = read_table(out / "captions.parquet", "captions")
-    words_of = dict(read_table(out / "ocr.parquet", "ocr").group_by("image_id").agg(pl.col("text")).iter_rows())
+    words_of = dict(ocr.group_by("image_id").agg(pl.col("text")).iter_rows())
+    texts_of = dict(captions.group_by("image_id", maintain_order=True).agg(pl.col("text")).iter_rows())
     rows = [
         {"image": path, "caption": text, **(extra_columns or {})}
         for image_id, path in images.select("image_id", "path").iter_rows()
-        for text in captions.filter(pl.col("image_id") == image_id)["text"].to_list()
+        for text in texts_of.get(image_id, [])
         if weak_spans(text, words_of.get(image_id, []))
     ]
     path = out / "captions.csv"
@@ -51,13 +66,17 @@ def write_heldout_folder(
 def write_heldout_identities(
     out: str | Path, *, seed: int = HELDOUT_SEED, identities: int = 20, views: int = 4, unnamed_rate: float = 0.25
 ) -> Path:
-    """The identity benchmark rendered with its own seed (brands unseen in training), every image
-    as ``test``, written as ``out/captions.csv`` with columns ``image, caption, object_id, split``;
-    about ``unnamed_rate`` of the captions name no brand. Returns the CSV."""
+    """The identity benchmark rendered with its own seed and the held-out vocabulary (brands and
+    plate codes training can never write), every image as ``test``, written as
+    ``out/captions.csv`` with columns ``image, caption, object_id, split``; about
+    ``unnamed_rate`` of the captions name no brand. Returns the CSV."""
     from hopid.data.synthetic.identities import generate_identities
 
     out = Path(out)
-    generate_identities(out, seed=seed, identities=identities, views=views, unnamed_rate=unnamed_rate)
+    generate_identities(
+        out, seed=seed, identities=identities, views=views, unnamed_rate=unnamed_rate, vocabulary=HELDOUT_VOCABULARY
+    )
+    check_heldout(read_table(out / "ocr.parquet", "ocr")["text"].to_list())
     images = read_table(out / "images.parquet", "images").select("image_id", "path", "object_id")
     captions = read_table(out / "captions.parquet", "captions").join(images, on="image_id")
     path = out / "captions.csv"

@@ -27,7 +27,7 @@ from hopid.data.synthetic import (
 from hopid.data.synthetic.captions import OBJECT_NOUNS, make_captions
 from hopid.data.synthetic.scenes import BASE, MAX_FONT, MIN_FONT, Word, draw_words, fit_text, plan_scene, render_base
 from hopid.data.synthetic.scenes import text_color_for as ink_for
-from hopid.data.synthetic.words import make_name
+from hopid.data.synthetic.words import TRAINING_VOCABULARY, Vocabulary
 from hopid.errors import HopidError
 
 BRAND_KINDS: dict[str, tuple[str, ...]] = {
@@ -59,9 +59,11 @@ def generate_identities(
     captions_per_image: int = 3,
     unnamed_rate: float = 0.2,
     progress: Callable[[int, int], None] | None = None,
+    vocabulary: Vocabulary = TRAINING_VOCABULARY,
 ) -> SyntheticSummary:
     """Render ``identities`` brands x ``views`` images into ``out`` (tables written last, as in
-    :func:`hopid.data.synthetic.generate`); ``unnamed_rate`` of the captions name no brand."""
+    :func:`hopid.data.synthetic.generate`); ``unnamed_rate`` of the captions name no brand.
+    Brand names and plate codes come from ``vocabulary``."""
     if identities < 1 or views < 1 or captions_per_image < 1:
         raise HopidError("synthetic identities: identities, views and captions per image must each be at least 1")
     out = start_rendering(out, size)
@@ -75,16 +77,18 @@ def generate_identities(
     ocr_rows: list[dict] = []
     for identity in range(identities):
         kind = kinds[identity % len(kinds)]
-        brand = make_name(rng)
+        brand = vocabulary.name(rng)
         while brand.lower() in used:
-            brand = make_name(rng)
+            brand = vocabulary.name(rng)
         used.add(brand.lower())
         objects = list(BRAND_KINDS[kind])
         rng.shuffle(objects)
         object_id = f"brand-{identity:04d}"
         for view in range(views):
             image_id = f"{object_id}-v{view}"
-            words, scene = _render_view(out / "images" / f"{image_id}.png", brand, objects, view, size, k, rng)
+            words, scene = _render_view(
+                out / "images" / f"{image_id}.png", brand, objects, view, size, k, rng, vocabulary.code
+            )
             image_rows.append(
                 {
                     "image_id": image_id,
@@ -114,8 +118,18 @@ def generate_identities(
     return write_tables(out, image_rows, caption_rows, ocr_rows, splits)
 
 
-def _render_view(path: Path, brand: str, objects: list[str], view: int, size: int, k: float, rng: random.Random):
-    """Draw ``brand`` on the first of the identity's objects (from this view's turn on) it fits."""
+def _render_view(
+    path: Path,
+    brand: str,
+    objects: list[str],
+    view: int,
+    size: int,
+    k: float,
+    rng: random.Random,
+    make_code: Callable[[random.Random], str],
+):
+    """Draw ``brand`` on the first of the identity's objects (from this view's turn on) it fits,
+    with a ``make_code`` distractor on its plate if it has one."""
     for turn in range(len(objects)):
         scene = plan_scene(rng, objects[(view + turn) % len(objects)])
         image, layout = render_base(scene, size)
@@ -124,7 +138,7 @@ def _render_view(path: Path, brand: str, objects: list[str], view: int, size: in
             continue
         words: list[Word] = draw_words(image, layout.panel, fit, ink_for(layout.panel_color, scene.accent))
         if layout.plate is not None:
-            _, plate_fit = _plate_text(layout, k, rng)
+            _, plate_fit = _plate_text(layout, k, rng, make_code)
             words += draw_words(image, layout.plate, plate_fit, PLATE_INK)
         image.save(path, format="PNG")
         return words, scene
