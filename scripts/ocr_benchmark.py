@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from hopid.ocr.benchmark import measure_engines, measure_pool, realworld_dir
+from hopid.bench.ocr_engines import measure_engines, measure_pool, realworld_dir
 from hopid.ocr.registry import DEFAULT_ENGINE, ENGINES
 
 

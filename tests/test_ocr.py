@@ -219,7 +219,7 @@ def test_ocr_paths_pool_survives_bad_files(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_default_engine_realworld_scene_recall() -> None:
-    from hopid.ocr.benchmark import scene_recall
+    from hopid.bench.ocr_engines import scene_recall
 
     root = _realworld()
     if root is None:
