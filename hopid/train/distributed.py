@@ -10,28 +10,12 @@ global batch; parameters used outside the features (the InfoNCE temperature) go 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
-from hopid.torchrun import torchrun_launch
-
-
-@dataclass(frozen=True)
-class World:
-    rank: int = 0
-    size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.size > 1
+from hopid.torchrun import World, torchrun_launch
 
 
 def init_world(device: str) -> World:
