@@ -89,14 +89,14 @@ def split_line(text: str, quad: Sequence[Sequence[float]], confidence: float, wi
     return words
 
 
-def box_overlap(a: OcrWord, b: OcrWord) -> float:
-    """Intersection over union of two words' axis-aligned bounds."""
-    left, top = max(a.bounds[0], b.bounds[0]), max(a.bounds[1], b.bounds[1])
-    right, bottom = min(a.bounds[2], b.bounds[2]), min(a.bounds[3], b.bounds[3])
-    inter = max(0.0, right - left) * max(0.0, bottom - top)
-    area = [(w.bounds[2] - w.bounds[0]) * (w.bounds[3] - w.bounds[1]) for w in (a, b)]
-    union = area[0] + area[1] - inter
-    return inter / union if union > 0 else 0.0
+def bounds_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of axis-aligned boxes ``(left, top, right, bottom)``: ``a`` [N, 4]
+    x ``b`` [M, 4] -> [N, M] (0 where a box has no area)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)[:, None]
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)[None]
+    inter = np.clip(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0, None).prod(axis=-1)
+    union = (a[..., 2:] - a[..., :2]).prod(axis=-1) + (b[..., 2:] - b[..., :2]).prod(axis=-1) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 def dedupe_words(words: Sequence[OcrWord], overlap: float = SAME_PLACE_IOU) -> list[OcrWord]:
@@ -104,8 +104,8 @@ def dedupe_words(words: Sequence[OcrWord], overlap: float = SAME_PLACE_IOU) -> l
     ignored), the more confident stays; different readings of one place all stay."""
     kept: list[OcrWord] = []
     for word in sorted(words, key=lambda w: -w.confidence):
-        same = word.text.casefold()
-        if not any(k.text.casefold() == same and box_overlap(k, word) >= overlap for k in kept):
+        same = [k.bounds for k in kept if k.text.casefold() == word.text.casefold()]
+        if not same or bounds_overlap([word.bounds], same).max() < overlap:
             kept.append(word)
     return kept
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from hopid.errors import HopidError
-from hopid.ocr.base import OcrWord, dedupe_words, reading_order, rgb_array, split_line
+from hopid.ocr.base import OcrWord, bounds_overlap, dedupe_words, reading_order, rgb_array, split_line
 
 
 @dataclass(frozen=True)
@@ -84,11 +84,12 @@ class UnionOfBoxes:
 
 def _overlap(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Intersection over union of the axis-aligned bounds of quadrilaterals, ``boxes`` x ``others``."""
-    low_a, high_a = boxes.min(axis=1)[:, None], boxes.max(axis=1)[:, None]
-    low_b, high_b = others.min(axis=1)[None], others.max(axis=1)[None]
-    inter = np.clip(np.minimum(high_a, high_b) - np.maximum(low_a, low_b), 0, None).prod(axis=2)
-    area_a, area_b = (high_a - low_a).prod(axis=2), (high_b - low_b).prod(axis=2)
-    return inter / np.maximum(area_a + area_b - inter, 1e-9)
+    return bounds_overlap(_bounds(boxes), _bounds(others))
+
+
+def _bounds(quads: np.ndarray) -> np.ndarray:
+    """``(left, top, right, bottom)`` of each quadrilateral ``[N, 4, 2]``."""
+    return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
 
 
 def rapid_backend() -> str | None:
