@@ -143,12 +143,18 @@ def ocr_word_matches(word: str, matched: Sequence[str]) -> bool:
             return True
         if len(key) >= SHOWN_PART_LENGTH and len(other) > len(key) and (other.startswith(key) or other.endswith(key)):
             return True
-        if len(other) >= CUT_MIN_LENGTH and any(
-            key.startswith(other[-kept:]) or key.endswith(other[:kept])
-            for kept in range(math.ceil(CUT_MIN_SHARE * len(other)), len(other))
-        ):
+        if any(key.startswith(tail) or key.endswith(head) for _, tail, head in cut_pieces(other)):
             return True
     return False
+
+
+def cut_pieces(word: str) -> list[tuple[float, str, str]]:
+    """What is left of ``word`` when an OCR box edge cuts it: ``(share kept, its end, found at the
+    start of a token, its start, found at the end of one)``, for words of CUT_MIN_LENGTH+ letters."""
+    if len(word) < CUT_MIN_LENGTH:
+        return []
+    kept_sizes = range(math.ceil(CUT_MIN_SHARE * len(word)), len(word))
+    return [(kept / len(word), word[-kept:], word[:kept]) for kept in kept_sizes]
 
 
 def searched_words(text: str) -> list[Word]:
@@ -319,10 +325,9 @@ class LexicalIndex:
                 np.char.startswith(self.vocab_array, key) | np.char.endswith(self.vocab_array, key)
             )
             sims[affix] = np.maximum(sims[affix], np.float32(AFFIX_SIMILARITY))
-        if not joined and len(key) >= CUT_MIN_LENGTH:  # cut by the box: "ARBUCKSCOFFEE", "restaura"
-            for kept in range(math.ceil(CUT_MIN_SHARE * len(key)), len(key)):
-                cut = np.char.startswith(self.vocab_array, key[-kept:]) | np.char.endswith(self.vocab_array, key[:kept])
-                sims[cut] = np.maximum(sims[cut], np.float32(LOOSE_WEIGHT * kept / len(key)))
+        for share, tail, head in [] if joined else cut_pieces(key):  # cut by the box: "ARBUCKSCOFFEE", "restaura"
+            cut = np.char.startswith(self.vocab_array, tail) | np.char.endswith(self.vocab_array, head)
+            sims[cut] = np.maximum(sims[cut], np.float32(LOOSE_WEIGHT * share))
         if not joined and len(key) >= PART_MIN_LENGTH:
             longer = np.flatnonzero(self.vocab_lengths > len(key))
             if len(longer):
