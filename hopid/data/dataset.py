@@ -25,6 +25,13 @@ def real_ocr_engine(engines: list[str]) -> str:
     return DEFAULT_ENGINE if DEFAULT_ENGINE in real or not real else real[0]
 
 
+def _chosen_engine(present: list[str]) -> str | None:
+    """Of the engines present, a real one (:func:`real_ocr_engine`), else ground truth, else None."""
+    if any(found != GROUNDTRUTH_ENGINE for found in present):
+        return real_ocr_engine(present)
+    return GROUNDTRUTH_ENGINE if present else None
+
+
 @dataclass
 class Dataset:
     root: Path
@@ -71,18 +78,13 @@ class Dataset:
     def ocr_engine(self, engine: str | None = None) -> str | None:
         """The engine whose rows :meth:`ocr` gives: ``engine`` if named, else a real engine
         present (:func:`real_ocr_engine`), else ground truth when it is all there is, else None."""
-        if engine is not None:
-            return engine
-        present = self.ocr_engines()
-        if any(found != GROUNDTRUTH_ENGINE for found in present):
-            return real_ocr_engine(present)
-        return GROUNDTRUTH_ENGINE if present else None
+        return engine if engine is not None else _chosen_engine(self.ocr_engines())
 
     def ocr(self, engine: str | None = None) -> pl.DataFrame:
         """OCR rows of one engine, chosen by :meth:`ocr_engine` (no rows when there is no OCR)."""
         ocr = read_optional(table_path(self.root, "ocr"), "ocr")
         present = sorted(ocr["engine"].unique().to_list())
-        engine = self.ocr_engine(engine)
+        engine = engine if engine is not None else _chosen_engine(present)  # the table is read once
         if engine is None:
             return ocr
         if engine not in present:
