@@ -39,7 +39,6 @@ def demo(
     baseline, index, queries, and eval of training-free vs CLIP-only vs HOPID."""
     from hopid.data.dataset import Dataset
     from hopid.data.schema import table_path
-    from hopid.data.synthetic import generate
     from hopid.entities.infer import infer_dataset
     from hopid.entities.tagger import train_tagger
     from hopid.eval.evaluate import evaluate
@@ -49,6 +48,7 @@ def demo(
     from hopid.ocr.registry import DEFAULT_ENGINE
     from hopid.ocr.stage import CACHE_DIR, ocr_dataset
     from hopid.search.searcher import Searcher
+    from hopid.synthetic import generate
     from hopid.train.loop import RUN_FILE, train
     from hopid.train.recipe import load_recipe
 

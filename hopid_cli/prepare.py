@@ -39,11 +39,11 @@ def synthetic(
     with progress_bar() as update:
         render = {"seed": seed, "progress": lambda d, t: update("render", d, t)}
         if identities is None:
-            from hopid.data.synthetic import generate
+            from hopid.synthetic import generate
 
             summary = generate(out_dir, **render, **options)
         else:
-            from hopid.data.synthetic.identities import generate_identities
+            from hopid.synthetic.identities import generate_identities
 
             if groups is not None or variants is not None:
                 raise HopidError("--identities renders brands x --views; --groups and --variants do not apply")
@@ -118,7 +118,7 @@ def _benchmark_command(name: str, summary: str):
             Path | None, typer.Option(help="Folder of the release's OCR files (ctc: default ROOT/ctc_ocr).")
         ] = None,
     ) -> None:
-        from hopid.data.datasets import prepare_benchmark
+        from hopid.prepare import prepare_benchmark
 
         collected = prepare_benchmark(name, root, out_dir, images, ocr_dir)
         for note in collected.notes:

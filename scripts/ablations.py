@@ -7,7 +7,7 @@
 Each row trains recipes/demo-tiny.yaml with one component switched off (one --set each, as in
 recipes/ablations.md) once per training seed (``train.seed``; the data are the same), then
 reports the synthetic test split (metrics of the run, OCR as the recipe trains: ground truth)
-and the held-out folder (hopid.data.synthetic.heldout: words training never writes) read by the
+and the held-out folder (hopid.synthetic.heldout: words training never writes) read by the
 default OCR engine. The runs of one seed share the entity tagger the first of them trained
 (``tagger.copy_from``: the tagger depends only on the data and the seed, so this is what each
 run would train itself). ``--epochs`` shortens every run (say so when quoting the figures).
@@ -147,7 +147,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--tables", default="ablation,speed", help="ablation, speed or both (default)")
     args = parser.parse_args(argv)
     from hopid.data.dataset import Dataset
-    from hopid.data.synthetic.heldout import prepare_heldout, write_heldout_folder
+    from hopid.synthetic.heldout import prepare_heldout, write_heldout_folder
     from hopid.train.loop import RUN_FILE, train
     from hopid.train.recipe import load_recipe
 

@@ -12,10 +12,10 @@ import argparse
 import time
 from pathlib import Path
 
-from hopid.data.synthetic import generate
 from hopid.entities.infer import infer_texts
 from hopid.entities.tagger import Tagger, load_pretrained, load_tagger, train_tagger
 from hopid.entities.weak_labels import SpanScores, label_dataset, score_spans
+from hopid.synthetic import generate
 
 
 def scores(texts: list[str], gold: list, tagger: Tagger | None, pretrained=None) -> SpanScores:

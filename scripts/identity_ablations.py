@@ -71,9 +71,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--only", default="", help="comma-separated row names or their beginnings (default: all rows)")
     args = parser.parse_args(argv)
     from hopid.data.dataset import Dataset
-    from hopid.data.synthetic.heldout import prepare_heldout, write_heldout_identities
     from hopid.eval.evaluate import evaluate
     from hopid.models.run import RunEncoder
+    from hopid.synthetic.heldout import prepare_heldout, write_heldout_identities
     from hopid.train.loop import RUN_FILE, train
     from hopid.train.recipe import load_recipe
 

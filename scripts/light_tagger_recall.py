@@ -62,8 +62,8 @@ def scores(texts: Sequence[str], gold, predicted) -> dict[str, float]:
 def word_kind(word: str) -> str:
     """The kind of a written word of the synthetic sets: a number or number-led token, a word of
     the (training or held-out) phrases, else an invented name."""
-    from hopid.data.synthetic.heldout_words import heldout_phrase_words
-    from hopid.data.synthetic.words import training_words
+    from hopid.synthetic.heldout_words import heldout_phrase_words
+    from hopid.synthetic.words import training_words
 
     if any(ch.isdigit() for ch in word):
         return "number"

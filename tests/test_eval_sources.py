@@ -19,7 +19,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
-    from hopid.data.synthetic import generate
+    from hopid.synthetic import generate
 
     root = tmp_path_factory.mktemp("sources") / "synthetic"
     generate(root, seed=5, groups=8, variants=3, size=128)
@@ -64,14 +64,14 @@ def test_eval_prefers_a_real_engines_reading_and_says_which(tmp_path, synthetic)
 
 
 def test_coco_text_annotations_are_ground_truth():
-    from hopid.data.datasets import ctc_coco
+    from hopid.prepare import ctc_coco
 
     assert ctc_coco.ENGINE == GROUNDTRUTH_ENGINE
 
 
 @pytest.mark.slow
 def test_a_run_on_an_identity_benchmark_selects_and_reports_by_identity_metrics(tmp_path, monkeypatch):
-    from hopid.data.synthetic.identities import generate_identities
+    from hopid.synthetic.identities import generate_identities
 
     monkeypatch.setenv("HOPID_CACHE", str(tmp_path / "cache"))
     data = tmp_path / "people"

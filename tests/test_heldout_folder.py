@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from hopid.data.folder import read_captions_file
 from hopid.data.schema import read_table
-from hopid.data.synthetic.captions import caption_vocabulary
-from hopid.data.synthetic.heldout import write_heldout_folder, write_heldout_identities
-from hopid.data.synthetic.words import training_can_emit
 from hopid.entities.text import words
 from hopid.entities.weak_labels import weak_spans
+from hopid.synthetic.captions import caption_vocabulary
+from hopid.synthetic.heldout import write_heldout_folder, write_heldout_identities
+from hopid.synthetic.words import training_can_emit
 from hopid_cli.app import app
 
 runner = CliRunner()

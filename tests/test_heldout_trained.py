@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from hopid.data.folder import read_captions_file
 from hopid.data.schema import read_table
-from hopid.data.synthetic.heldout import write_heldout_folder
+from hopid.synthetic.heldout import write_heldout_folder
 from hopid_cli.app import app
 
 pytestmark = pytest.mark.slow

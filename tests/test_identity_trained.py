@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from hopid.data.synthetic.heldout import write_heldout_identities
+from hopid.synthetic.heldout import write_heldout_identities
 from hopid_cli.app import app
 
 pytestmark = pytest.mark.slow

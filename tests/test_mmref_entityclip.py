@@ -82,7 +82,7 @@ def test_mmref_network_needs_identities():
 
 
 def test_identity_benchmark_has_brands_on_different_objects_with_explanations(tmp_path):
-    from hopid.data.synthetic.identities import generate_identities
+    from hopid.synthetic.identities import generate_identities
 
     summary = generate_identities(tmp_path, identities=10, views=3, seed=3)
     images = read_table(tmp_path / "images.parquet", "images")

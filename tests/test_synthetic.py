@@ -14,7 +14,9 @@ import pytest
 from PIL import Image
 
 from hopid.data.schema import SPLITS, read_table, table_path
-from hopid.data.synthetic import (
+from hopid.entities.text import fold
+from hopid.errors import HopidError
+from hopid.synthetic import (
     TRAINING_VOCABULARY,
     WORD_KINDS,
     SyntheticSummary,
@@ -23,8 +25,8 @@ from hopid.data.synthetic import (
     make_name,
     make_word,
 )
-from hopid.data.synthetic.captions import caption_vocabulary
-from hopid.data.synthetic.heldout_words import (
+from hopid.synthetic.captions import caption_vocabulary
+from hopid.synthetic.heldout_words import (
     HELDOUT_VOCABULARY,
     MARKER_LETTERS,
     MARKER_ONSETS,
@@ -33,10 +35,8 @@ from hopid.data.synthetic.heldout_words import (
     make_heldout_name,
     seen_in_training,
 )
-from hopid.data.synthetic.identities import generate_identities
-from hopid.data.synthetic.words import CODAS, ONSETS, VOWELS, training_can_emit, training_words
-from hopid.entities.text import fold
-from hopid.errors import HopidError
+from hopid.synthetic.identities import generate_identities
+from hopid.synthetic.words import CODAS, ONSETS, VOWELS, training_can_emit, training_words
 
 GROUPS, VARIANTS = 24, 3
 

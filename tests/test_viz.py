@@ -44,7 +44,7 @@ def one_line_error(result, fragment: str) -> None:
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
-    from hopid.data.synthetic import generate
+    from hopid.synthetic import generate
 
     root = tmp_path_factory.mktemp("viz") / "synthetic"
     generate(root, seed=3, groups=10, variants=3, size=128)

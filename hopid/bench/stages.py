@@ -16,7 +16,7 @@ from hopid.bench.timing import MIN_ROUNDS, alternate, cycling
 
 def scene_images(out: Path, count: int) -> list[Path]:
     """``count`` synthetic scenes with written words (256 px), rendered once."""
-    from hopid.data.synthetic import generate
+    from hopid.synthetic import generate
 
     variants = 4
     groups = max(1, -(-count * 5 // (variants * 4)))  # a few groups carry no text and give one image

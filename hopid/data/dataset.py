@@ -8,10 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
+from hopid.data.engines import DEFAULT_OCR_ENGINE, GROUNDTRUTH_ENGINE
 from hopid.data.schema import check_splits, read_optional, read_table, table_path
 from hopid.errors import HopidError
 
-GROUNDTRUTH_ENGINE = "groundtruth"
 BENCHMARK_CARD = "benchmark.json"  # written by `hopid prepare`: which benchmark, counts, notes
 
 
@@ -19,10 +19,8 @@ def real_ocr_engine(engines: list[str]) -> str:
     """Of the OCR engines present, the one scores are ranked with when none is named: the default
     engine, else the only other real one; never ground truth (the default engine when none is
     present, to be run)."""
-    from hopid.ocr.registry import DEFAULT_ENGINE
-
     real = [engine for engine in engines if engine != GROUNDTRUTH_ENGINE]
-    return DEFAULT_ENGINE if DEFAULT_ENGINE in real or not real else real[0]
+    return DEFAULT_OCR_ENGINE if DEFAULT_OCR_ENGINE in real or not real else real[0]
 
 
 def _chosen_engine(present: list[str]) -> str | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.util
 import shutil
 
+from hopid.data.engines import DEFAULT_OCR_ENGINE
 from hopid.errors import HopidError
 from hopid.ocr.base import OcrEngine
 
 ENGINES: tuple[str, ...] = ("rapidocr", "easyocr", "tesseract")
-DEFAULT_ENGINE: str = "rapidocr"  # best recall and fastest in docs/ocr.md
+DEFAULT_ENGINE: str = DEFAULT_OCR_ENGINE  # best recall and fastest in docs/ocr.md
 
 _NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
     "rapidocr": (("onnxruntime", "onnxruntime"),),

@@ -10,16 +10,16 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected
-from hopid.data.datasets.ctc import convert_ctc
-from hopid.data.datasets.finegrained import convert_finegrained
-from hopid.data.datasets.icdar15 import convert_icdar15
-from hopid.data.datasets.karpathy import convert_karpathy
-from hopid.data.datasets.news import convert_goodnews, convert_n24news, convert_visualnews
-from hopid.data.datasets.pedes import convert_pedes
-from hopid.data.datasets.svt import convert_svt
-from hopid.data.datasets.textcaps import convert_textcaps
 from hopid.errors import HopidError
+from hopid.prepare.base import Collected
+from hopid.prepare.ctc import convert_ctc
+from hopid.prepare.finegrained import convert_finegrained
+from hopid.prepare.icdar15 import convert_icdar15
+from hopid.prepare.karpathy import convert_karpathy
+from hopid.prepare.news import convert_goodnews, convert_n24news, convert_visualnews
+from hopid.prepare.pedes import convert_pedes
+from hopid.prepare.svt import convert_svt
+from hopid.prepare.textcaps import convert_textcaps
 
 Converter = Callable[[Path, Path, Path | None], Collected]
 

@@ -5,16 +5,16 @@ Lists (tab-separated ``image_id, sent_id, caption, img_path[, ocr_idx]``, an opt
 and a train list (any ``*train*.txt``). OCR files (in ``ctc_ocr/`` or ``--ocr-dir``) are named by
 ``ocr_idx`` and hold one word per line: ``x1,y1,x2,y2,x3,y3,x4,y4,text`` in pixels. Both test
 lists are ``split == "test"``; ``subset`` marks the CTC-1K images ``ctc1k``. Without these lists,
-CTC is built from COCO captions + COCO-Text v2 + id lists (:mod:`hopid.data.datasets.ctc_coco`).
+CTC is built from COCO captions + COCO-Text v2 + id lists (:mod:`hopid.prepare.ctc_coco`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder, pixel_box
-from hopid.data.datasets.ctc_coco import convert_ctc_from_coco, has_coco_sources
 from hopid.errors import HopidError
+from hopid.prepare.base import Collected, ImageFinder, pixel_box
+from hopid.prepare.ctc_coco import convert_ctc_from_coco, has_coco_sources
 
 LIST_1K = "CTC_1K_list_ocr_release.txt"
 LIST_5K = "CTC_test_ocr.txt"

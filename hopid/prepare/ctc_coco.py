@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from hopid.data.dataset import GROUNDTRUTH_ENGINE
-from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json, pixel_box
 from hopid.errors import HopidError
+from hopid.prepare.base import Collected, ImageFinder, list_of, load_json, pixel_box
 
 COCO_TEXT = "cocotext.v2.json"
 ENGINE = GROUNDTRUTH_ENGINE  # legible COCO-Text words are human annotations, not an OCR reading

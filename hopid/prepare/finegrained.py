@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder
 from hopid.errors import HopidError
+from hopid.prepare.base import Collected, ImageFinder
 
 OFFICIAL = {
     "cub": {"train": {"identities": 100}, "val": {"identities": 50}, "test": {"identities": 50}},

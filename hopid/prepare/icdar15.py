@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hopid.data.datasets.base import Collected, ImageFinder, groundtruth_rows, pixel_box
 from hopid.errors import HopidError
+from hopid.prepare.base import Collected, ImageFinder, groundtruth_rows, pixel_box
 
 OFFICIAL = {"train": {"images": 1_000}, "test": {"images": 500}}
 ILLEGIBLE = "###"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
+from hopid.prepare.base import Collected, ImageFinder, list_of, load_json
 
 SPLIT_OF = {"train": "train", "restval": "train", "val": "val", "test": "test"}
 OFFICIAL = {

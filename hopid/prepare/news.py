@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
 from hopid.errors import HopidError
+from hopid.prepare.base import Collected, ImageFinder, list_of, load_json
 
 N24_SPLIT_FILES = {
     "train": ["nytimes_train.json"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json
+from hopid.prepare.base import Collected, ImageFinder, list_of, load_json
 
 FILES = {
     "cuhk-pedes": ["reid_raw.json", "caption_all.json"],

@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.parsers import expat
 
-from hopid.data.datasets.base import Collected, ImageFinder, groundtruth_rows, pixel_box
 from hopid.errors import HopidError
+from hopid.prepare.base import Collected, ImageFinder, groundtruth_rows, pixel_box
 
 SPLITS = {"train.xml": "train", "test.xml": "test"}
 FOLDERS = ("", "gt", "svt1")  # where the XML files are looked for under ROOT

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hopid.data.datasets.base import Collected, ImageFinder, list_of, load_json, pixel_box
 from hopid.errors import HopidError
+from hopid.prepare.base import Collected, ImageFinder, list_of, load_json, pixel_box
 
 SPLITS = {"train": "train", "val": "test"}
 OFFICIAL = {"train": {"images": 21_953, "captions": 109_765}, "test": {"images": 3_166, "captions": 15_830}}

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hopid.data.schema import SPLITS, table_path, write_table
-from hopid.data.synthetic.captions import make_captions
-from hopid.data.synthetic.scenes import (
+from hopid.errors import HopidError
+from hopid.synthetic.captions import make_captions
+from hopid.synthetic.scenes import (
     BASE,
     MAX_FONT,
     MIN_FONT,
@@ -33,7 +34,7 @@ from hopid.data.synthetic.scenes import (
     render_base,
     text_color_for,
 )
-from hopid.data.synthetic.words import (
+from hopid.synthetic.words import (
     TRAINING_VOCABULARY,
     WORD_KINDS,
     WORD_SOURCES,
@@ -42,7 +43,6 @@ from hopid.data.synthetic.words import (
     make_name,
     make_word,
 )
-from hopid.errors import HopidError
 
 __all__ = [
     "KIND_WEIGHTS",
@@ -180,7 +180,7 @@ def generate(
 
     Tables are written only after every image, so a run cut short leaves no tables. The written
     words come from ``vocabulary`` (the held-out sets pass
-    :data:`hopid.data.synthetic.heldout_words.HELDOUT_VOCABULARY`).
+    :data:`hopid.synthetic.heldout_words.HELDOUT_VOCABULARY`).
     """
     if groups < 1 or variants < 1 or captions_per_image < 1:
         raise HopidError("synthetic: groups, variants and captions per image must each be at least 1")

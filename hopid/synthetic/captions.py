@@ -53,7 +53,7 @@ PLAIN_TEMPLATES = (
 def caption_vocabulary() -> frozenset[str]:
     """Every word (lower case) the captions can hold besides the scene text: the templates'
     words, the object nouns (whole and split at hyphens), colour and background names."""
-    from hopid.data.synthetic.scenes import BACKGROUND_COLORS, COLORS
+    from hopid.synthetic.scenes import BACKGROUND_COLORS, COLORS
 
     templates = TEXT_TEMPLATES + SIDE_TEMPLATES + NUMBER_TEMPLATES + PLAIN_TEMPLATES
     text = " ".join(re.sub(r"\{[^}]*\}", " ", template) for template in templates)

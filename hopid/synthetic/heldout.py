@@ -1,7 +1,7 @@
 """A held-out set as a user would bring it: a folder of synthetic images plus a captions CSV.
 
 Rendered with its own seed and the held-out vocabulary
-(:mod:`hopid.data.synthetic.heldout_words`), whose names, phrases, numbers and plate codes the
+(:mod:`hopid.synthetic.heldout_words`), whose names, phrases, numbers and plate codes the
 training vocabulary can never write, for any seed; every written word is checked against the
 training vocabulary before the folder is returned. The captions CSV keeps only the captions
 that name their image's scene text.
@@ -15,9 +15,9 @@ from pathlib import Path
 import polars as pl
 
 from hopid.data.schema import read_table
-from hopid.data.synthetic import generate
-from hopid.data.synthetic.heldout_words import HELDOUT_VOCABULARY, check_heldout
 from hopid.entities.weak_labels import weak_spans
+from hopid.synthetic import generate
+from hopid.synthetic.heldout_words import HELDOUT_VOCABULARY, check_heldout
 
 HELDOUT_SEED = 4242
 HELDOUT_GROUPS = 24  # with 4 variants: 84 images with text, about 380 captions naming it
@@ -70,7 +70,7 @@ def write_heldout_identities(
     plate codes training can never write), every image as ``test``, written as
     ``out/captions.csv`` with columns ``image, caption, object_id, split``; about
     ``unnamed_rate`` of the captions name no brand. Returns the CSV."""
-    from hopid.data.synthetic.identities import generate_identities
+    from hopid.synthetic.identities import generate_identities
 
     out = Path(out)
     generate_identities(

@@ -1,9 +1,9 @@
 """The held-out vocabulary: invented words, phrases, numbers and codes that the training
-vocabulary (:mod:`hopid.data.synthetic.words`) can never write, for any seed.
+vocabulary (:mod:`hopid.synthetic.words`) can never write, for any seed.
 
 Disjointness holds by construction, token by token (OCR tokens are the written words split
-at spaces); names are re-checked against :func:`~hopid.data.synthetic.words.training_can_emit`
-as they are drawn, and the writers of :mod:`hopid.data.synthetic.heldout` check every written
+at spaces); names are re-checked against :func:`~hopid.synthetic.words.training_can_emit`
+as they are drawn, and the writers of :mod:`hopid.synthetic.heldout` check every written
 word with :func:`check_heldout`:
 
 - names contain ``c``, ``j``, ``q`` or ``w`` (each has a syllable opening with one of
@@ -23,9 +23,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from hopid.data.synthetic.words import CODAS, CODE_LETTERS, ONSETS, VOWELS, Vocabulary, training_can_emit
 from hopid.entities.text import STOPWORDS, fold
 from hopid.errors import HopidError
+from hopid.synthetic.words import CODAS, CODE_LETTERS, ONSETS, VOWELS, Vocabulary, training_can_emit
 
 MARKER_ONSETS = ("c", "ch", "cr", "j", "qu", "w", "sw", "tw", "kw")
 MARKER_LETTERS = frozenset("cjqw")

@@ -15,7 +15,8 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from hopid.data.synthetic import (
+from hopid.errors import HopidError
+from hopid.synthetic import (
     PLATE_INK,
     SyntheticSummary,
     _ocr_rows,
@@ -24,11 +25,10 @@ from hopid.data.synthetic import (
     start_rendering,
     write_tables,
 )
-from hopid.data.synthetic.captions import OBJECT_NOUNS, make_captions
-from hopid.data.synthetic.scenes import BASE, MAX_FONT, MIN_FONT, Word, draw_words, fit_text, plan_scene, render_base
-from hopid.data.synthetic.scenes import text_color_for as ink_for
-from hopid.data.synthetic.words import TRAINING_VOCABULARY, Vocabulary
-from hopid.errors import HopidError
+from hopid.synthetic.captions import OBJECT_NOUNS, make_captions
+from hopid.synthetic.scenes import BASE, MAX_FONT, MIN_FONT, Word, draw_words, fit_text, plan_scene, render_base
+from hopid.synthetic.scenes import text_color_for as ink_for
+from hopid.synthetic.words import TRAINING_VOCABULARY, Vocabulary
 
 BRAND_KINDS: dict[str, tuple[str, ...]] = {
     "coffee brand": ("mug", "bottle", "storefront", "box"),
@@ -62,7 +62,7 @@ def generate_identities(
     vocabulary: Vocabulary = TRAINING_VOCABULARY,
 ) -> SyntheticSummary:
     """Render ``identities`` brands x ``views`` images into ``out`` (tables written last, as in
-    :func:`hopid.data.synthetic.generate`); ``unnamed_rate`` of the captions name no brand.
+    :func:`hopid.synthetic.generate`); ``unnamed_rate`` of the captions name no brand.
     Brand names and plate codes come from ``vocabulary``."""
     if identities < 1 or views < 1 or captions_per_image < 1:
         raise HopidError("synthetic identities: identities, views and captions per image must each be at least 1")

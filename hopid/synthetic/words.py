@@ -6,7 +6,7 @@ almost never real dictionary words. Letters OCR engines confuse across case (I/l
 O/0) are left out of names so ground truth stays unambiguous.
 
 :func:`training_can_emit` describes, from the same constants, every token this vocabulary can
-write for any seed; the held-out vocabulary (:mod:`hopid.data.synthetic.heldout_words`) is
+write for any seed; the held-out vocabulary (:mod:`hopid.synthetic.heldout_words`) is
 checked against it.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from hopid.data.synthetic.captions import caption_vocabulary
 from hopid.entities.text import fold
+from hopid.synthetic.captions import caption_vocabulary
 
 ONSETS = ("b", "d", "f", "g", "k", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr", "kr", "tr", "st", "zh")
 VOWELS = ("a", "e", "o", "u", "a", "e", "o", "y")

@@ -125,8 +125,8 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
         if not (root / "images.parquet").is_file():
             raise HopidError(f"data.dataset {root}: not a dataset directory; create one with `hopid prepare`")
         return root
-    from hopid.data.synthetic import generate
-    from hopid.data.synthetic.identities import generate_identities
+    from hopid.synthetic import generate
+    from hopid.synthetic.identities import generate_identities
 
     settings = dict(data["synthetic"])
     root = synthetic_cache_dir(settings)
