@@ -199,7 +199,7 @@ def test_checkpoint_round_trip_restores_weights_optimizer_and_rng(tmp_path):
 
 
 def test_fusion_alpha_is_the_largest_of_the_validation_ties():
-    from hopid.train.loop import choose_alpha
+    from hopid.train.calibrate import choose_alpha
 
     scores = {0.0: 580.5, 0.1: 588.3, 0.2: 588.3, 0.5: 587.3, 1.0: 586.0}
     assert choose_alpha(scores, tolerance=1.0) == 0.5

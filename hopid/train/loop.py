@@ -9,7 +9,6 @@ reads: fusion.alpha, dimensions), ``tagger/``, ``provenance.json``, ``train_log.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -27,7 +26,6 @@ from hopid.data.dataset import Dataset
 from hopid.data.error_log import ErrorLog
 from hopid.data.schema import atomic_write_bytes, table_path, write_table
 from hopid.errors import HopidError
-from hopid.eval.metrics import caption_protocol, identity_protocol
 from hopid.eval.protocols import GENERIC, IDENTITY, headline_metric, plan, protocol_metrics
 from hopid.models.inputs import entity_batch, image_vectors, ocr_batch, text_vectors
 from hopid.models.network import HopidNet, NetConfig, WordBank
@@ -35,7 +33,6 @@ from hopid.models.run_dir import (
     CACHE_DIR,
     CONFIG_FILE,
     LAST_CHECKPOINT,
-    PROVENANCE_FILE,
     RUN_FILE,
     TAGGER_DIR,
     WEIGHTS_FILE,
@@ -45,6 +42,7 @@ from hopid.models.run_dir import (
 from hopid.progress import Progress
 from hopid.scenetext.fusion import fuse
 from hopid.train import distributed as dist_
+from hopid.train.calibrate import calibrate_alpha, calibrate_rerank
 from hopid.train.checkpoint import load_checkpoint, save_checkpoint
 from hopid.train.data import (
     SplitData,
@@ -58,6 +56,7 @@ from hopid.train.data import (
 )
 from hopid.train.losses import explanation_losses, reference_losses, retrieval_loss
 from hopid.train.ocr_noise import NoiseConfig
+from hopid.train.outputs import provenance_of, write_run_outputs
 from hopid.train.recipe import IDENTITY_METRICS, SYNTHETIC, dump_recipe
 
 Note = Callable[[str], None]
@@ -600,44 +599,31 @@ class Trainer:
         return scene_text_scores(self.ocr, data.image_ids, data.caption_texts, data.entity_spans)
 
     def _choose_alpha(self, dense: np.ndarray) -> float:
-        """fusion.alpha for the trained network: the best val score over the recipe's grid
-        (``dense``: the network's val captions x images scores)."""
-        lexical = self._lexical(self.val_data)
-        select_on = self.select_on
-        scored = {}
-        for alpha in sorted(self.recipe["eval"]["alphas"]):
-            metrics = self.val_metrics(fuse(dense, lexical, alpha), self.val_data)
-            scored[alpha] = metrics[select_on]
-            self.log.append(self._row(0, -1, "alpha", f"{select_on}@{alpha}", metrics[select_on]))
-        return choose_alpha(scored, self.recipe["eval"]["alpha_tolerance"])
+        """fusion.alpha for the trained network (``dense``: its val captions x images scores)."""
+        alpha, tried = calibrate_alpha(
+            dense,
+            self._lexical(self.val_data),
+            self.recipe["eval"]["alphas"],
+            self.recipe["eval"]["alpha_tolerance"],
+            lambda scores: self.val_metrics(scores, self.val_data),
+            self.select_on,
+        )
+        self.log += [self._row(0, -1, "alpha", f"{self.select_on}@{a}", score) for a, score in tried.items()]
+        return alpha
 
     def _choose_rerank(self, texts: np.ndarray, images: np.ndarray) -> dict[str, float]:
-        """MMRef's re-ranking k and beta: the best val mAP (rSum without identities) among the
-        settings that keep val Rank-1 (t2i R@1); beta 0 (off) when none improves. ``texts`` and
-        ``images`` are the network's val vectors."""
-        from hopid.search.rerank import rerank_top_k
-
-        data = self.val_data
-        scores = texts @ images.T
-        queries, gallery = self.net.references.profiles(texts), self.net.references.profiles(images)
-        groups = data.image_groups
-        by_identity = bool(groups) and all(g is not None for g in groups)
-
-        def judge(matrix: np.ndarray) -> tuple[float, float]:
-            if by_identity:
-                found = identity_protocol(matrix, [groups[i] for i in data.caption_image], groups)
-                return found["map"], found["rank1"]
-            found = caption_protocol(matrix, data.caption_image)
-            return found[self.select_on], found["t2i_r1"]
-
-        best_score, floor = judge(scores)
-        chosen = {"k": int(self.recipe["eval"]["rerank_ks"][0]), "beta": 0.0}
-        for k in self.recipe["eval"]["rerank_ks"]:
-            for beta in self.recipe["eval"]["rerank_betas"]:
-                score, first = judge(rerank_top_k(scores, queries, gallery, k, beta))
-                self.log.append(self._row(0, -1, "rerank", f"k{k}@beta{beta}", score))
-                if first >= floor and score > best_score + 1e-9:
-                    best_score, chosen = score, {"k": int(k), "beta": float(beta)}
+        """MMRef's re-ranking (k, beta) for the network's val vectors ``texts`` and ``images``."""
+        profiles = self.net.references.profiles
+        chosen, tried = calibrate_rerank(
+            texts @ images.T,
+            profiles(texts),
+            profiles(images),
+            self.recipe["eval"]["rerank_ks"],
+            self.recipe["eval"]["rerank_betas"],
+            lambda scores: self.val_metrics(scores, self.val_data),
+            self.select_on,
+        )
+        self.log += [self._row(0, -1, "rerank", setting, score) for setting, score in tried.items()]
         return chosen
 
     def _write_light_tagger(self) -> dict[str, float]:
@@ -672,64 +658,9 @@ class Trainer:
         if self.net.references is not None:
             info |= {"references": len(self.identities), "rerank": rerank}
         info["light_tagger"] = self._write_light_tagger()
-        atomic_write_bytes(self.run_dir / RUN_FILE, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
+        split = self.recipe["data"]["test_split"]
         provenance = provenance_of(self.recipe, self.root)
-        atomic_write_bytes(
-            self.run_dir / PROVENANCE_FILE, lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2))
-        )
-        rows = [
-            {
-                "metric": k,
-                "value": v,
-                "split": self.recipe["data"]["test_split"],
-                "model": scoring,
-                "ocr_engine": self.ocr_engine,
-            }
-            for scoring, values in metrics.items()
-            for k, v in values.items()
-        ]
-        write_table(rows, table_path(self.run_dir, "metrics"), "metrics")
-        write_table(self.log, table_path(self.run_dir, "train_log"), "train_log")
-        if len(self.errors):
-            self.errors.save(self.run_dir)
-
-
-def choose_alpha(scores: dict[float, float], tolerance: float) -> float:
-    """The largest alpha whose score is within ``tolerance`` of the best."""
-    best = max(scores.values())
-    return max(alpha for alpha, score in scores.items() if score >= best - tolerance)
-
-
-def provenance_of(recipe: dict[str, Any], root: Path) -> dict[str, Any]:
-    """Package versions, git commit, seed and data fingerprint of a run."""
-    import subprocess
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for package in ("hopid", "torch", "open_clip_torch", "spacy", "numpy", "polars", "faiss-cpu"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return {
-        "versions": versions,
-        "git_commit": commit or None,
-        "seed": recipe["train"]["seed"],
-        "dataset": str(root),
-        "data_fingerprint": dataset_fingerprint(root),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+        write_run_outputs(self.run_dir, info, provenance, metrics, split, self.ocr_engine, self.log, self.errors)
 
 
 def train(
