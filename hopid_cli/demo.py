@@ -56,7 +56,7 @@ def demo(
     with progress_bar() as update:
         if not table_path(dataset_dir, "ocr").is_file():
             err.print("1/7 rendering the synthetic scene-text benchmark")
-            generate(dataset_dir, seed=seed, progress=lambda d, t: update("render", d, t))
+            generate(dataset_dir, seed=seed, progress=update)
         err.print("2/7 training the entity tagger on weak labels (caption words found in the OCR)")
         report = train_tagger(dataset_dir, tagger_dir, epochs=TAGGER_EPOCHS, seed=seed, progress=update)
         infer_dataset(dataset_dir, tagger_dir)

@@ -59,7 +59,7 @@ def explain(
             concurrency=concurrency,
             overwrite=overwrite,
             context_chars=settings["context_chars"],
-            progress=lambda d, t: update("explain", d, t),
+            progress=update,
         )
     out.print(summary_table(f"explanations in {dataset}", vars(summary)))
     if summary.stopped:

@@ -37,7 +37,7 @@ def synthetic(
 
     options = {k: v for k, v in {"groups": groups, "variants": variants, "size": size}.items() if v is not None}
     with progress_bar() as update:
-        render = {"seed": seed, "progress": lambda d, t: update("render", d, t)}
+        render = {"seed": seed, "progress": update}
         if identities is None:
             from hopid.synthetic import generate
 

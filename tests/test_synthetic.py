@@ -175,7 +175,7 @@ def test_cut_short_run_leaves_no_tables(tmp_path: Path) -> None:
     generate(tmp_path, seed=0, groups=3, variants=2)
     assert table_path(tmp_path, "images").is_file()
 
-    def stop(done: int, total: int) -> None:
+    def stop(stage: str, done: int, total: int) -> None:
         if done == 3:
             raise KeyboardInterrupt
 
@@ -185,9 +185,9 @@ def test_cut_short_run_leaves_no_tables(tmp_path: Path) -> None:
 
 
 def test_progress_and_bad_arguments(tmp_path: Path) -> None:
-    seen: list[tuple[int, int]] = []
-    summary = generate(tmp_path, seed=5, groups=2, variants=2, size=320, progress=lambda d, n: seen.append((d, n)))
-    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)] and summary.images == 4
+    seen: list[tuple[str, int, int]] = []
+    summary = generate(tmp_path, seed=5, groups=2, variants=2, size=320, progress=lambda *call: seen.append(call))
+    assert seen == [("render", done, 4) for done in (1, 2, 3, 4)] and summary.images == 4
     assert set(read_table(table_path(tmp_path, "images"), "images")["width"]) == {320}
     with pytest.raises(HopidError):
         generate(tmp_path, groups=0)

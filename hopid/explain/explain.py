@@ -10,7 +10,6 @@ Captions that already have an explanation are kept unless ``overwrite``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from hopid.data.error_log import ErrorLog
 from hopid.data.schema import atomic_write_bytes, table_path, write_table
 from hopid.errors import HopidError
 from hopid.explain.client import ChatClient, EndpointError
+from hopid.progress import Progress
 
 CACHE = "explanations.parquet"
 CACHE_SCHEMA = {"caption_id": pl.String, "explanation": pl.String, "llm": pl.String, "prompt_hash": pl.String}
@@ -64,7 +64,7 @@ def explain_dataset(
     overwrite: bool = False,
     context_chars: int = 1500,
     save_every: int = 50,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ExplainSummary:
     """Ask ``client`` for every caption still missing an explanation; see the module docstring."""
     if "{caption}" not in template:
@@ -126,7 +126,7 @@ def explain_dataset(
                 if len(fresh) >= save_every:
                     flush()
                 if progress:
-                    progress(finished, len(jobs))
+                    progress("explain", finished, len(jobs))
     flush()
     _merge_into_captions(data, cache.filter((pl.col("llm") == client.model) & (pl.col("prompt_hash") == key)))
     errors.save(root)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hopid.data.schema import SPLITS, table_path, write_table
 from hopid.errors import HopidError
+from hopid.progress import Progress
 from hopid.synthetic.captions import make_captions
 from hopid.synthetic.scenes import (
     BASE,
@@ -173,7 +174,7 @@ def generate(
     variants: int = 5,
     size: int = 256,
     captions_per_image: int = 5,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     vocabulary: Vocabulary = TRAINING_VOCABULARY,
 ) -> SyntheticSummary:
     """Render the benchmark into ``out``: ``images/*.png`` then the images, captions and ocr tables.
@@ -241,7 +242,7 @@ def generate(
             ocr_rows += _ocr_rows(image_id, words, size)
             index += 1
             if progress is not None:
-                progress(index, total)
+                progress("render", index, total)
 
     return write_tables(out, image_rows, caption_rows, ocr_rows, splits)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hopid.errors import HopidError
+from hopid.progress import Progress
 from hopid.synthetic import (
     PLATE_INK,
     SyntheticSummary,
@@ -58,7 +59,7 @@ def generate_identities(
     size: int = 256,
     captions_per_image: int = 3,
     unnamed_rate: float = 0.2,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     vocabulary: Vocabulary = TRAINING_VOCABULARY,
 ) -> SyntheticSummary:
     """Render ``identities`` brands x ``views`` images into ``out`` (tables written last, as in
@@ -114,7 +115,7 @@ def generate_identities(
             ]
             ocr_rows += _ocr_rows(image_id, words, size)
             if progress is not None:
-                progress(len(image_rows), identities * views)
+                progress("render", len(image_rows), identities * views)
     return write_tables(out, image_rows, caption_rows, ocr_rows, splits)
 
 

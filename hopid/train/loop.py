@@ -130,14 +130,18 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
     settings = dict(data["synthetic"])
     root = synthetic_cache_dir(settings)
     if world.is_main and not (root / "images.parquet").is_file():
-        render = (lambda d, t: progress("render", d, t)) if progress else None
         identities, views = settings.pop("identities"), settings.pop("views")
         if identities:
             generate_identities(
-                root, seed=settings["seed"], identities=identities, views=views, size=settings["size"], progress=render
+                root,
+                seed=settings["seed"],
+                identities=identities,
+                views=views,
+                size=settings["size"],
+                progress=progress,
             )
         else:
-            generate(root, **settings, progress=render)
+            generate(root, **settings, progress=progress)
     dist_.barrier(world)
     return root
 
