@@ -26,8 +26,8 @@ WORDS = {"zorbex.png": ["ZORBEX"], "klaxo.png": ["Klaxo", "Bakery"], "gate.png":
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
-def serve(index_dir: Path):
-    server = make_server(Searcher(index_dir), "127.0.0.1", 0)
+def serve(index_dir: Path, images: Path | None = None):
+    server = make_server(Searcher(index_dir), "127.0.0.1", 0, images=images)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -161,7 +161,7 @@ def scenes_index(tmp_path_factory, tiny_encoder):
             render_words(images / name, words)
     index_dir = tmp_path_factory.mktemp("index")
     build_index(images, tiny_encoder, index_dir=index_dir)
-    server = serve(index_dir)
+    server = serve(index_dir, images)  # the index lies elsewhere: its images folder is named
     yield index_dir, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()

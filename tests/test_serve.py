@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from hopid.index.build import build_index
 from hopid.search.searcher import Searcher
-from hopid.serve.server import MAX_BODY, make_server
+from hopid.serve.requests import MAX_BODY
+from hopid.serve.server import make_server
 from hopid_cli.app import app
 
 WORDS = {"zorbex.png": ["ZORBEX"], "klaxo.png": ["Klaxo", "Bakery"], "gate.png": ["Gate", "63"]}

@@ -53,6 +53,11 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def upright_rgb(image: Image.Image) -> Image.Image:
+    """A loaded image EXIF-rotated upright and converted to RGB (alpha on white, 16-bit scaled)."""
+    return _to_rgb(ImageOps.exif_transpose(image))
+
+
 def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open ``path`` as an upright (EXIF-rotated) RGB image; raise ImageLoadError otherwise."""
     path = Path(path)
@@ -68,8 +73,7 @@ def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 opened.load()
-            upright = ImageOps.exif_transpose(opened)
-            return _to_rgb(upright)
+            return upright_rgb(opened)
     except ImageLoadError:
         raise
     except FileNotFoundError as exc:

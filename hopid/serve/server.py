@@ -1,244 +1,148 @@
-"""``hopid serve``: an HTTP JSON API and a web gallery over one opened index; model and index load once.
-
-``POST /search`` takes ``{"text": str, "k": int}`` or ``{"image": base64 bytes, "k": int}``,
-plus ``dense_only`` and ``rerank`` as in ``hopid query``, and answers the list ``hopid query
---json`` prints. ``GET /openapi.json`` is the schema, ``GET /health`` a liveness check.
-Requests are bounded (body size, ``k``, text length); bad input gets a 4xx with ``{"error"}``.
-
-The gallery (:mod:`hopid.gallery`): ``GET /`` the page (state in the URL: ``/?q=...&k=...``
-or ``/?like=PATH``), ``/assets/NAME`` its script and style, ``/thumb?path=`` and
-``/image?path=`` indexed images only, ``POST /api/results`` the hits with their OCR words
-and the query's entity words (the body of ``/search``, or ``{"like": PATH}``).
-"""
+"""``hopid serve`` under uvicorn: a bound socket (a clean error when the port is taken or the
+host is not an address here), timeouts for idle and stalled connections, quiet logs, and
+start/stop from a thread for tests. The routes are :mod:`hopid.serve.app`'s."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import tempfile
+import asyncio
+import errno
+import logging
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from hopid import __version__
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from hopid.errors import HopidError
-from hopid.gallery.files import FileRefused, GalleryFiles
-from hopid.gallery.results import gallery_results
-from hopid.search.rerank import RERANK_CHOICES
-from hopid.search.searcher import Hit, Searcher
+from hopid.gallery.files import trusted_images_folder
+from hopid.search.searcher import Searcher
+from hopid.serve.app import make_app
 
-MAX_BODY = 8 << 20  # bytes: room for one base64 photo
-MAX_K = 1000
-ASSETS = {  # name -> content type: the gallery's files, nothing else
-    "index.html": "text/html; charset=utf-8",
-    "gallery.js": "text/javascript; charset=utf-8",
-    "gallery.css": "text/css; charset=utf-8",
-}
-
-HIT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "rank": {"type": "integer"},
-        "path": {"type": "string"},
-        "score": {"type": "number"},
-        "dense": {"type": "number"},
-        "text": {"type": "number"},
-        "matched": {"type": "array", "items": {"type": "string"}},
-    },
-}
-OPENAPI = {
-    "openapi": "3.0.3",
-    "info": {"title": "hopid search", "version": __version__},
-    "paths": {
-        "/search": {
-            "post": {
-                "summary": "Images for a text (or an image), best first",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "text": {"type": "string", "maxLength": 1000},
-                                    "image": {"type": "string", "format": "byte", "description": "base64 image file"},
-                                    "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
-                                    "dense_only": {"type": "boolean", "default": False},
-                                    "rerank": {"type": "string", "enum": list(RERANK_CHOICES), "nullable": True},
-                                },
-                                "oneOf": [{"required": ["text"]}, {"required": ["image"]}],
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "200": {
-                        "description": "hits",
-                        "content": {"application/json": {"schema": {"type": "array", "items": HIT_SCHEMA}}},
-                    },
-                    "400": {"description": "invalid request"},
-                    "413": {"description": "body too large"},
-                },
-            }
-        },
-        "/health": {"get": {"summary": "liveness and index size", "responses": {"200": {"description": "ok"}}}},
-    },
-}
+KEEP_ALIVE_S = 5  # an idle keep-alive connection is closed after this
+REQUEST_S = 10.0  # a request's headers and body must arrive within this (slow or stalled clients)
+BACKLOG = 512
+LOG_FORMAT = "hopid serve: %(levelname)s %(message)s"
 
 
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class TimedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol plus a deadline for receiving each request: uvicorn times
+    out idle keep-alive connections only, so a client that connects and sends nothing, or half
+    its headers or body, would hold its connection forever."""
+
+    request_timeout = REQUEST_S
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(self.request_timeout, self._expire)
+
+    def _expire(self) -> None:
+        """Close the connection when a request is still arriving (or none came); an app
+        waiting for the rest of a body then receives a disconnect."""
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            self.transport.close()
 
 
-def parse_search(body: Any, sources: tuple[str, ...] = ("text", "image")) -> dict[str, Any]:
-    """The validated search request, or :class:`BadRequest` (400) saying what is wrong.
-    ``sources``: what a query may be (the gallery adds ``like``, an indexed image's path)."""
-    if not isinstance(body, dict):
-        raise BadRequest(400, "the body must be a JSON object")
-    unknown = set(body) - {*sources, "k", "dense_only", "rerank"}
-    if unknown:
-        raise BadRequest(400, f"unknown field(s): {', '.join(sorted(unknown))}")
-    if sum(source in body for source in sources) != 1:
-        names = [repr(source) for source in sources]
-        raise BadRequest(400, f"give exactly one of {', '.join(names[:-1])} or {names[-1]}")
-    k = body.get("k", 10)
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-        raise BadRequest(400, f"'k' must be an integer from 1 to {MAX_K}")
-    dense_only = body.get("dense_only", False)
-    if not isinstance(dense_only, bool):
-        raise BadRequest(400, "'dense_only' must be true or false")
-    rerank = body.get("rerank")
-    if rerank is not None and rerank not in RERANK_CHOICES:
-        raise BadRequest(400, f"'rerank' must be one of {', '.join(RERANK_CHOICES)} or null")
-    request = {"k": k, "dense_only": dense_only, "rerank": rerank}
-    for source in ("text", "like"):
-        if source in body:
-            if not isinstance(body[source], str):
-                raise BadRequest(400, f"'{source}' must be a string")
-            return request | {source: body[source]}
-    if not isinstance(body["image"], str):
-        raise BadRequest(400, "'image' must be a base64 string")
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port``; a HopidError saying why not."""
     try:
-        data = base64.b64decode(body["image"].split(",", 1)[-1], validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest(400, "'image' is not valid base64") from None
-    return request | {"image": data}
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise HopidError(f"--host {host!r} is not an address to listen on ({exc})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once after a stop
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise HopidError(
+                f"port {port} on {host} is already in use; stop what uses it or pick another --port (0: any free port)"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise HopidError(f"--host {host!r} is not an address of this machine") from None
+        if exc.errno == errno.EACCES:
+            raise HopidError(f"port {port} needs privileges; pick one above 1023 with --port") from None
+        raise HopidError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
-class SearchService:
-    """One searcher shared by the request threads (searches run one at a time)."""
+class Server:
+    """A uvicorn server on an already bound socket: ``serve_forever`` (blocks), ``shutdown``
+    (from another thread), ``server_close``; ``server_address`` is (host, port) as bound."""
 
-    def __init__(self, searcher: Searcher) -> None:
-        self.searcher = searcher
-        self.files = GalleryFiles(searcher.root, searcher.paths, searcher.row_of, searcher.index_dir)
-        self.lock = threading.Lock()
+    def __init__(self, app, sock: socket.socket, images_folder: Path | None, access_log: bool = False) -> None:
+        self.socket = sock
+        self.images_folder = images_folder  # the folder whose indexed images are served (None: none)
+        self.server_address: tuple[str, int] = sock.getsockname()[:2]
+        config = uvicorn.Config(
+            app,
+            http=TimedH11Protocol,
+            loop="asyncio",
+            ws="none",
+            lifespan="off",
+            interface="asgi3",
+            log_config=None,  # uvicorn's loggers propagate to the CLI's: warnings and errors only
+            log_level=logging.INFO if access_log else logging.WARNING,
+            access_log=access_log,
+            server_header=False,
+            proxy_headers=False,  # the client address is the socket's, not a header's
+            timeout_keep_alive=KEEP_ALIVE_S,
+            timeout_graceful_shutdown=5,
+            backlog=BACKLOG,
+        )
+        self._server = uvicorn.Server(config)
+        self._stopped = threading.Event()
 
-    def hits(self, request: dict[str, Any]) -> list[Hit]:
-        with self.lock:
-            if "like" in request:
-                return self.searcher.search_like(self.files.row(request["like"]), request["k"])
-            if "text" in request:
-                return self.searcher.search(
-                    request["text"], request["k"], dense_only=request["dense_only"], rerank=request["rerank"]
-                )
-            with tempfile.NamedTemporaryFile(suffix=".img") as handle:
-                handle.write(request["image"])
-                handle.flush()
-                return self.searcher.search_image(Path(handle.name), request["k"])
+    def serve_forever(self) -> None:
+        """Serve until ``shutdown`` (or, in the main thread, SIGINT/SIGTERM: uvicorn stops
+        gracefully, then re-raises the signal, so Ctrl-C ends in KeyboardInterrupt)."""
+        try:
+            self._server.run(sockets=[self.socket])
+        finally:
+            self._stopped.set()
 
-    def search(self, request: dict[str, Any]) -> list[dict]:
-        return [hit.as_dict() for hit in self.hits(request)]
+    def shutdown(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._stopped.wait(timeout)
 
-    def gallery(self, request: dict[str, Any]) -> dict:
-        hits = self.hits(request)
-        with self.lock:
-            return gallery_results(self.searcher, hits, request.get("text"))
+    def server_close(self) -> None:
+        self.socket.close()
 
 
-def make_server(searcher: Searcher, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
-    """An HTTP server (not yet serving: call ``serve_forever``) answering for ``searcher``."""
-    service = SearchService(searcher)
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = f"hopid/{__version__}"
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # a reply is headers then body: no 40 ms wait for an ACK
-
-        def log_message(self, *args) -> None:  # the CLI reports; no stderr line per request
-            pass
-
-        def _send(self, status: int, payload: Any) -> None:
-            self._send_bytes(status, json.dumps(payload).encode(), "application/json")
-
-        def _send_bytes(self, status: int, data: bytes, content_type: str, cache: bool = False) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("X-Content-Type-Options", "nosniff")
-            if cache:
-                self.send_header("Cache-Control", "max-age=3600")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
-            path = parse_qs(url.query).get("path", [""])[0]
-            try:
-                if url.path == "/openapi.json":
-                    self._send(200, OPENAPI)
-                elif url.path == "/health":
-                    self._send(200, {"status": "ok", "images": len(searcher.paths)})
-                elif url.path in ("/", "/index.html") or url.path.startswith("/assets/"):
-                    name = "index.html" if not url.path.startswith("/assets/") else url.path[len("/assets/") :]
-                    if name not in ASSETS:
-                        raise FileRefused(404, f"no such asset {name}")
-                    data = resources.files("hopid.gallery").joinpath("assets", name).read_bytes()
-                    self._send_bytes(200, data, ASSETS[name])
-                elif url.path == "/thumb":
-                    self._send_bytes(200, service.files.thumbnail(path), "image/jpeg", cache=True)
-                elif url.path == "/image":
-                    data, content_type = service.files.image(path)
-                    self._send_bytes(200, data, content_type, cache=True)
-                else:
-                    self._send(404, {"error": f"no such path {url.path}; see /openapi.json"})
-            except FileRefused as exc:
-                self._send(exc.status, {"error": str(exc)})
-
-        def do_POST(self) -> None:
-            try:
-                if self.path not in ("/search", "/api/results"):
-                    raise BadRequest(404, f"no such path {self.path}; POST /search")
-                length = self.headers.get("Content-Length")
-                if length is None or not length.isdigit():
-                    raise BadRequest(411, "a Content-Length header is required")
-                if int(length) > MAX_BODY:
-                    self.close_connection = True
-                    raise BadRequest(413, f"the body is larger than {MAX_BODY:,} bytes")
-                raw = self.rfile.read(int(length))
-                try:
-                    body = json.loads(raw)
-                except (UnicodeDecodeError, json.JSONDecodeError):
-                    raise BadRequest(400, "the body is not valid JSON") from None
-                if self.path == "/search":
-                    self._send(200, service.search(parse_search(body)))
-                else:
-                    self._send(200, service.gallery(parse_search(body, ("text", "image", "like"))))
-            except BadRequest as exc:
-                self._send(exc.status, {"error": str(exc)})
-            except FileRefused as exc:
-                self._send(exc.status, {"error": str(exc)})
-            except HopidError as exc:  # bad query text, unreadable image, a run without references, ...
-                self._send(400, {"error": str(exc)})
-
-        def _not_allowed(self) -> None:
-            self._send(405, {"error": f"{self.command} is not supported; GET /openapi.json, POST /search"})
-
-        do_PUT = do_DELETE = do_PATCH = _not_allowed
-
-    return ThreadingHTTPServer((host, port), Handler)
+def make_server(
+    searcher: Searcher,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    images: Path | None = None,
+    allow_hosts: Iterable[str] = (),
+    access_log: bool = False,
+) -> Server:
+    """A server (not yet serving: call ``serve_forever``) answering for ``searcher``. Its images
+    are served when :func:`trusted_images_folder` trusts the index's folder (``images``: the
+    folder named by the person serving)."""
+    folder = trusted_images_folder(searcher.index_dir, searcher.root, images)
+    app = make_app(searcher, folder, host, allow_hosts)
+    return Server(app, listening_socket(host, port), folder, access_log)
