@@ -76,7 +76,13 @@ def index(
         err.print(
             f"[yellow]{summary.errors} file(s) could not be indexed[/]: see {summary.index_dir / 'errors.parquet'}"
         )
-    out.print(summary_table(f"index {summary.index_dir}", vars(summary)))
+    if summary.repaired:
+        from rich.markup import escape
+
+        why = escape(summary.repaired)
+        err.print(f"[yellow]repaired[/]: rebuilt from the cache; the previous index was unusable: {why}")
+    rows = {key: value for key, value in vars(summary).items() if key != "repaired"}
+    out.print(summary_table(f"index {summary.index_dir}", rows))
 
 
 def _merge_when_done(images_dir: Path, encoder, index_dir: Path, world: int, update, options: dict):

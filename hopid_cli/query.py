@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +22,13 @@ def query(
     ] = None,
     k: Annotated[int, typer.Option("-k", "--top", min=1, help="How many results.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON list on stdout.")] = False,
-    paths_only: Annotated[bool, typer.Option("--paths", help="Print only the paths, one per line.")] = False,
+    paths_only: Annotated[
+        bool, typer.Option("--paths", help="Print only the paths, one per line, their bytes as on disk.")
+    ] = False,
+    null: Annotated[
+        bool,
+        typer.Option("-0", "--null", help="With --paths: end each path with a NUL byte instead of a newline."),
+    ] = False,
     image: Annotated[Path | None, typer.Option(help="Search by this image instead of text (image -> image).")] = None,
     dense_only: Annotated[
         bool, typer.Option("--dense-only", help="Rank by the model alone, without scene text.")
@@ -54,6 +62,10 @@ def query(
 
     if grid is not None and grid.suffix.lower() != ".png":
         raise HopidError(f"--grid {grid}: the contact sheet is a PNG; give a file name ending in .png")
+    if null and not paths_only:
+        raise HopidError("-0/--null separates the paths of --paths; add --paths")
+    if as_json and paths_only:
+        raise HopidError("give either --json or --paths, not both")
     if image is None:
         text = check_query(text or "")
     elif text:
@@ -74,10 +86,18 @@ def query(
     if as_json:
         print_json([hit.as_dict() for hit in hits])
     elif paths_only:
-        for hit in hits:
-            print(hit.path)
+        write_paths([hit.path for hit in hits], b"\0" if null else b"\n")
     else:
         out.print(hits_table(hits, title))
+
+
+def write_paths(paths: list[str], end: bytes) -> None:
+    """Each path's bytes as ``os.fsencode`` gives them (a name that is not UTF-8 included), ended
+    by ``end``: a NUL keeps names with a newline apart."""
+    sys.stdout.flush()
+    stream = sys.stdout.buffer
+    stream.write(b"".join(os.fsencode(path) + end for path in paths))
+    stream.flush()
 
 
 def _pictures(searcher, hits, title: str, grid: Path | None, html_out: Path | None) -> None:
@@ -92,6 +112,8 @@ def _pictures(searcher, hits, title: str, grid: Path | None, html_out: Path | No
 
 
 def hits_table(hits, title: str) -> Table:
+    from hopid.data.scan import shown_name
+
     table = Table(title=escape(title), title_justify="left")
     for column in ("rank", "score", "dense", "text", "matched words", "path"):
         table.add_column(column, justify="right" if column in ("rank", "score", "dense", "text") else "left")
@@ -102,6 +124,6 @@ def hits_table(hits, title: str) -> Table:
             f"{hit.dense:.3f}",
             f"{hit.text:.3f}",
             escape(", ".join(hit.matched)),
-            escape(hit.path),
+            escape(shown_name(hit.path)),
         )
     return table

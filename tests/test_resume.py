@@ -13,6 +13,7 @@ import pytest
 from conftest import render_words
 
 from hopid.data.schema import read_table, write_table
+from hopid.index.directory import open_generation
 from hopid.ocr.registry import DEFAULT_ENGINE, cache_name
 
 pytestmark = pytest.mark.slow
@@ -80,7 +81,7 @@ def test_killed_index_resumes_without_loss_or_duplicates(tmp_path):
     assert 0 < done_before < N_IMAGES
     result = subprocess.run(hopid("index", str(tmp_path / "photos"), "--workers", "2"), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    items = read_table(tmp_path / "photos" / ".hopid" / "items.parquet", "items")
+    items = read_table(open_generation(tmp_path / "photos" / ".hopid").path("items.parquet"), "items")
     assert items.height == N_IMAGES and items["path"].n_unique() == N_IMAGES
     query = subprocess.run(
         hopid("query", "w042x", "--paths", "-k", "1"),

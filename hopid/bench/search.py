@@ -158,8 +158,10 @@ print(json.dumps([before, status("VmHWM"), len(vectors)]))
 def index_bytes_per_vector(index_dir: Path) -> float:
     """Peak memory added by building the auto-chosen index, per vector, in a fresh process: peak
     resident size during the build minus the resident size with the vectors already loaded (KiB)."""
+    from hopid.index.directory import VECTORS_FILE, open_generation
+
     done = subprocess.run(
-        [sys.executable, "-c", PEAK_PROBE, str(index_dir / "vectors.npy")],
+        [sys.executable, "-c", PEAK_PROBE, str(open_generation(index_dir).path(VECTORS_FILE))],
         capture_output=True,
         text=True,
         timeout=3600,

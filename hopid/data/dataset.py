@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from hopid.data.engines import DEFAULT_OCR_ENGINE, GROUNDTRUTH_ENGINE
+from hopid.data.scan import os_name
 from hopid.data.schema import check_splits, read_optional, read_table, table_path
 from hopid.errors import HopidError
 
@@ -48,8 +49,9 @@ class Dataset:
         return cls(root, images, captions)
 
     def image_path(self, path: str) -> Path:
-        """The file of an ``images.path`` value (relative to the dataset root unless absolute)."""
-        candidate = Path(path)
+        """The file of an ``images.path`` value (relative to the dataset root unless absolute; a
+        name that is not UTF-8 in the stored form of :func:`hopid.data.scan.stored_name`)."""
+        candidate = Path(os_name(path))
         return candidate if candidate.is_absolute() else self.root / candidate
 
     def split(self, split: str | None, subset: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -11,7 +11,7 @@ import polars as pl
 
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import upright_size
-from hopid.data.scan import scan_images
+from hopid.data.scan import image_file, scan_images, stored_name
 from hopid.data.schema import SPLITS, table_path, write_table
 from hopid.errors import HopidError
 
@@ -67,8 +67,8 @@ def prepare_folder(
     notes: list[str] = []
 
     image_rows: dict[str, dict] = {}
-    for image in scan_images(images_dir):
-        full = images_dir / image.path
+    for image in scan_images(images_dir, errors):  # names in stored form: any file name is kept exactly
+        full = image_file(images_dir, image.path)
         try:
             width, height = upright_size(full)
         except Exception as exc:  # Pillow raises many types for unreadable headers
@@ -76,7 +76,7 @@ def prepare_folder(
             continue
         image_rows[image.path] = {
             "image_id": image.path,
-            "path": os.path.relpath(full, out),
+            "path": stored_name(os.path.relpath(full, out)),
             "split": "test",
             "width": width,
             "height": height,
@@ -108,7 +108,7 @@ def prepare_folder(
                 continue
             target = (captions_path.parent / reference).resolve()
             try:
-                image_id = target.relative_to(images_dir).as_posix()
+                image_id = stored_name(target.relative_to(images_dir).as_posix())
             except ValueError:
                 image_id = None
             if image_id not in image_rows:

@@ -7,7 +7,6 @@ fingerprint), so a changed model or engine redoes only its half.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 import zlib
@@ -22,16 +21,22 @@ from hopid import __version__
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.data.parts import PartStore
-from hopid.data.scan import ImageFile, content_hash, scan_images
-from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, table_path, write_table
+from hopid.data.scan import ImageFile, content_hash, image_file, scan_images
+from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, write_table
 from hopid.errors import HopidError
 from hopid.index.choose import IndexPlan, build_faiss, plan_index, write_faiss
 from hopid.index.directory import (
     FAISS_FILE,
+    ITEMS_FILE,
     LEXICAL_FILE,
     MANIFEST,
+    OCR_FILE,
     VECTORS_FILE,
+    Generation,
+    commit_generation,
     default_index_dir,
+    new_generation,
+    open_generation,
     read_manifest,
 )
 from hopid.models.encoder import ImageEncoder
@@ -90,6 +95,7 @@ class IndexSummary:
     errors: int
     seconds: float
     index: str = "Flat"  # the faiss index chosen (see hopid.index.choose)
+    repaired: str = ""  # what was wrong with the previous index, rebuilt from the cache by this run
 
 
 def _hashes(root: Path, files: list[ImageFile], previous: dict[str, dict], errors: ErrorLog) -> dict[str, str]:
@@ -101,7 +107,7 @@ def _hashes(root: Path, files: list[ImageFile], previous: dict[str, dict], error
             hashes[image.path] = before["sha"]
             continue
         try:
-            hashes[image.path] = content_hash(root / image.path)
+            hashes[image.path] = content_hash(image_file(root, image.path))
         except OSError as exc:
             errors.add(image.path, f"cannot read file: {exc}")
     return hashes
@@ -123,7 +129,7 @@ def _embed_missing(
         images, keys = [], []
         for key, path in todo[start : start + EMBED_BATCH]:
             try:
-                images.append(load_rgb(root / path))
+                images.append(load_rgb(image_file(root, path)))
                 keys.append(key)
             except ImageLoadError as exc:
                 errors.add(path, str(exc))
@@ -137,16 +143,24 @@ def _embed_missing(
     return done
 
 
-def _previous_items(index_dir: Path) -> dict[str, dict]:
-    path = table_path(index_dir, "items")
-    if not (index_dir / MANIFEST).is_file() or not path.is_file():
-        return {}
+def _previous_index(index_dir: Path) -> tuple[Generation | None, dict[str, dict], str]:
+    """The committed generation (contents checked) when it is whole, the previous run's items by
+    path (their content hashes are reused) and what was wrong with the index when it was not. A
+    damaged or old index only costs hashing the files again: the cache keeps their OCR and vectors."""
+    if not (index_dir / MANIFEST).exists():
+        return None, {}, ""
+    generation = None
     try:
-        read_manifest(index_dir)
-        return {row["path"]: row for row in read_table(path, "items").iter_rows(named=True)}
-    except HopidError:
-        shutil.rmtree(index_dir / "cache", ignore_errors=True)  # an old schema: start afresh
-        return {}
+        manifest = read_manifest(index_dir)
+        if "layout" in manifest or "generation" in manifest:
+            generation = open_generation(index_dir, hashes=True)
+            items_path = generation.path(ITEMS_FILE)
+        else:  # the flat layout of hopid before generations: upgraded by this run
+            items_path = index_dir / ITEMS_FILE
+        items = read_table(items_path, "items")
+    except HopidError as exc:
+        return None, {}, str(exc)
+    return generation, {row["path"]: row for row in items.iter_rows(named=True)}, ""
 
 
 def build_index(
@@ -180,11 +194,11 @@ def build_index(
     index_dir = Path(index_dir).resolve() if index_dir else default_index_dir(root)
     engine = ocr_engine or DEFAULT_ENGINE
     errors = ErrorLog("index")
-    previous = _previous_items(index_dir)
+    generation, previous, damage = _previous_index(index_dir)
     hash_parts = PartStore(index_dir / "cache" / "hashes", HASH_PART_SCHEMA)
     for row in hash_parts.read().to_pylist():  # what shards hashed counts as known
         previous.setdefault(row["key"], {"path": row["key"], **row})
-    files = scan_images(root)
+    files = scan_images(root, errors)
     if shard is not None:
         files = [f for f in files if shard_of(f.path, shard[1]) == shard[0]]
     hashes = _hashes(root, files, previous, errors)
@@ -201,7 +215,7 @@ def build_index(
     vector_key = f"{encoder.fingerprint[:16]}-{cache_name(engine)}" if encoder.needs_ocr else encoder.fingerprint[:16]
     vector_parts = PartStore(index_dir / "cache" / f"vectors-{vector_key}", VECTOR_PART_SCHEMA)
     ocr_now = run_ocr_parts(
-        [(sha, root / path) for sha, path in path_of_hash.items()],
+        [(sha, image_file(root, path)) for sha, path in path_of_hash.items()],
         ocr_parts,
         engine,
         workers=workers,
@@ -247,8 +261,6 @@ def build_index(
     ocr = parts_to_ocr_table(ocr_table, paths_of_hash, engine)
 
     errors.save(index_dir)
-    shutil.rmtree(index_dir / "cache" / SHARDS_DIR, ignore_errors=True)
-    shutil.rmtree(hash_parts.directory, ignore_errors=True)  # the items table has them now
     plan = save_index(
         index_dir,
         encoder,
@@ -259,7 +271,10 @@ def build_index(
         ocr_engine=engine,
         index_type=index_type,
         errors=len(errors),
+        previous=generation,
     )
+    shutil.rmtree(index_dir / "cache" / SHARDS_DIR, ignore_errors=True)
+    shutil.rmtree(hash_parts.directory, ignore_errors=True)  # the committed items table has them now
     removed = len(set(previous) - set(hashes))
     return IndexSummary(
         index_dir,
@@ -271,6 +286,7 @@ def build_index(
         len(errors),
         time.monotonic() - started,
         plan.factory,
+        damage,
     )
 
 
@@ -337,21 +353,23 @@ def save_index(
     ocr_engine: str,
     index_type: str = "auto",
     errors: int = 0,
+    previous: Generation | None = None,
 ) -> IndexPlan:
     """Write the searchable files of an index (FAISS index, vectors, items, OCR, the ONNX query
-    encoder) and, last, its manifest; returns the index plan chosen for these vectors."""
+    encoder) into a new generation folder, then commit it by replacing the manifest (see
+    :mod:`hopid.index.directory`); ``previous`` (a checked generation) lends its exported query
+    encoder when the model is the same. Returns the index plan chosen for these vectors."""
     from hopid.index.query_side import export_query_encoder
     from hopid.scenetext.lexical import LexicalIndex
 
     plan = plan_index(len(vectors), vectors.shape[1], kind=index_type)
     index = build_faiss(vectors, plan)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(index_dir / FAISS_FILE, lambda tmp: write_faiss(index, tmp))
-    atomic_write_bytes(index_dir / VECTORS_FILE, lambda tmp: _save_npy(tmp, vectors))
-    write_table(items, table_path(index_dir, "items"), "items")
-    write_table(ocr, table_path(index_dir, "ocr"), "ocr")
-    lexical = LexicalIndex.from_table(items["path"].to_list(), ocr)
-    atomic_write_bytes(index_dir / LEXICAL_FILE, lexical.save)
+    folder = new_generation(index_dir)
+    write_faiss(index, str(folder / FAISS_FILE))
+    _save_npy(str(folder / VECTORS_FILE), vectors)
+    write_table(items, folder / ITEMS_FILE, "items")
+    write_table(ocr, folder / OCR_FILE, "ocr")
+    LexicalIndex.from_table(items["path"].to_list(), ocr).save(str(folder / LEXICAL_FILE))
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "hopid_version": __version__,
@@ -362,12 +380,12 @@ def save_index(
         "ocr_engine": ocr_engine,
         "faiss_index": plan.factory,
         "index_kind": plan.kind,
-        "query_model": export_query_encoder(encoder, index_dir),  # query.onnx: queries without torch
+        "query_model": export_query_encoder(encoder, folder, previous),  # query.onnx: queries without torch
         "images": len(vectors),
         "errors": errors,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_bytes(index_dir / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2)))
+    commit_generation(folder, manifest)
     return plan
 
 

@@ -13,24 +13,31 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hopid.data.schema import read_table, table_path
+from hopid.data.scan import os_name, stored_name
+from hopid.data.schema import read_table
 from hopid.errors import HopidError
-from hopid.index.directory import read_manifest
+from hopid.index.directory import ITEMS_FILE, OCR_FILE, VECTORS_FILE, open_generation
 
 
 def export_index(index_dir: str | Path, out: str | Path) -> int:
-    """Write the export into ``out``; returns how many images it holds."""
+    """Write the export into ``out``; returns how many images it holds. ``image_path`` is in the
+    stored-name form of :mod:`hopid.data.scan` (the name itself unless it is not UTF-8)."""
     index_dir, out = Path(index_dir), Path(out)
-    manifest = read_manifest(index_dir)
+    generation = open_generation(index_dir)
     if out.exists() and any(out.iterdir()):
         raise HopidError(f"{out}: not empty; choose a new folder for the export")
-    vectors = np.load(index_dir / "vectors.npy", mmap_mode="r")
-    items = read_table(table_path(index_dir, "items"), "items")
-    root = Path(manifest["images_dir"])
-    metadata = items.with_columns(image_path=pl.col("path").map_elements(lambda p: str(root / p), pl.String))
+    try:
+        vectors = np.load(generation.path(VECTORS_FILE), mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise generation.damaged(VECTORS_FILE, f"is not a readable array ({exc})") from exc
+    items = read_table(generation.path(ITEMS_FILE), "items")
+    root = Path(generation.manifest["images_dir"])
+    metadata = items.with_columns(
+        image_path=pl.col("path").map_elements(lambda p: stored_name(str(root / os_name(p))), pl.String)
+    )
     (out / "img_emb").mkdir(parents=True)
     (out / "metadata").mkdir()
     np.save(out / "img_emb" / "img_emb_0.npy", np.asarray(vectors, dtype=np.float32))
     metadata.select("image_path", *items.columns).write_parquet(out / "metadata" / "metadata_0.parquet")
-    shutil.copyfile(table_path(index_dir, "ocr"), out / "ocr.parquet")
+    shutil.copyfile(generation.path(OCR_FILE), out / "ocr.parquet")
     return items.height

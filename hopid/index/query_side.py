@@ -1,22 +1,27 @@
-"""Writes the torch-free query side of an index (read by :mod:`hopid.search.query_encoder`):
-``query.onnx`` and ``query.json``, plus a trained run's light tagger and MMRef references."""
+"""Writes the torch-free query side of an index generation (read by
+:mod:`hopid.search.query_encoder`): ``query.onnx`` and ``query.json``, plus a trained run's light
+tagger and MMRef references; a checked previous generation of the same model lends its files."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from hopid.index.directory import QUERY_ENTITIES, QUERY_INFO, QUERY_MODEL, QUERY_REFERENCES
+from hopid.index.directory import QUERY_ENTITIES, QUERY_INFO, QUERY_MODEL, QUERY_REFERENCES, Generation
 from hopid.models.encoder import TextEncoder
 
+QUERY_FILES = (QUERY_MODEL, QUERY_INFO, QUERY_ENTITIES, QUERY_REFERENCES)
 
-def export_query_encoder(encoder: TextEncoder, index_dir: Path) -> bool:
-    """Write the ONNX text side of ``encoder`` (plain CLIP or a trained run); False (nothing
-    written) for other encoders or when the export is not possible here."""
+
+def export_query_encoder(encoder: TextEncoder, index_dir: Path, previous: Generation | None = None) -> bool:
+    """Write the ONNX text side of ``encoder`` (plain CLIP or a trained run) into the generation
+    folder ``index_dir``, linked from ``previous`` when that exported the same model; False
+    (nothing written) for other encoders or when the export is not possible here."""
     from hopid.data.schema import atomic_write_bytes
     from hopid.entities.light import LIGHT_FILE
     from hopid.models.factory import ClipEncoder
@@ -28,7 +33,10 @@ def export_query_encoder(encoder: TextEncoder, index_dir: Path) -> bool:
     if run and not (encoder.tagger_dir / LIGHT_FILE).is_file():
         return False
     info_path = index_dir / QUERY_INFO
-    if info_path.is_file() and json.loads(info_path.read_text()).get("fingerprint") == encoder.fingerprint:
+    if previous is not None and _exported_fingerprint(previous) == encoder.fingerprint:
+        for name in QUERY_FILES:
+            if previous.has(name):
+                _link_or_copy(previous.path(name), index_dir / name)
         return True
     tokenizer = encoder.net.tokenizer if run else encoder.tokenizer
     context_length = int(tokenizer(["a photo"]).shape[1])
@@ -43,6 +51,25 @@ def export_query_encoder(encoder: TextEncoder, index_dir: Path) -> bool:
         info |= _run_extras(encoder, index_dir)
     atomic_write_bytes(info_path, lambda tmp: Path(tmp).write_text(json.dumps(info)))
     return True
+
+
+def _exported_fingerprint(generation: Generation) -> str | None:
+    """The model fingerprint of a generation's exported query side, None when it has none."""
+    if not (generation.has(QUERY_MODEL) and generation.has(QUERY_INFO)):
+        return None
+    try:
+        info = json.loads(generation.path(QUERY_INFO).read_bytes())
+    except (ValueError, OSError):
+        return None
+    return info.get("fingerprint") if isinstance(info, dict) else None
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link (generations never change a committed file), a copy where links fail."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _same_tokens(tokenizer, context_length: int) -> bool:

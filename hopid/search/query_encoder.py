@@ -2,7 +2,7 @@
 
 Importing torch and open_clip costs seconds, spaCy seconds more; onnxruntime a fifth of one.
 ``hopid index`` writes ``query.onnx`` and ``query.json`` (kind, the model's fingerprint,
-context length, ...) next to the index, and ``hopid query`` then encodes its text with
+context length, ...) into the index's generation, and ``hopid query`` then encodes its text with
 onnxruntime and the pure-Python tokenizer of :mod:`hopid.models.bpe`:
 
 - a plain CLIP model: its text tower (token ids -> L2-normalised vector), :class:`OnnxTextEncoder`;
@@ -22,25 +22,40 @@ from pathlib import Path
 import numpy as np
 
 from hopid.errors import HopidError
-from hopid.index.directory import QUERY_ENTITIES, QUERY_INFO, QUERY_MODEL, QUERY_REFERENCES
+from hopid.index.directory import (
+    QUERY_ENTITIES,
+    QUERY_INFO,
+    QUERY_MODEL,
+    QUERY_REFERENCES,
+    Generation,
+    open_generation,
+)
 from hopid.models.encoder import EntityEncoder, ReferenceEncoder, TextEncoder, encode_with_own_entities
 from hopid.scenetext.fusion import DEFAULT_ALPHA
 
 
-def open_query_encoder(index_dir: Path, spec, fingerprint: str):
-    """The light (ONNX) query encoder of an index, or None when the index has none for this model."""
-    info = index_dir / QUERY_INFO
-    if not (index_dir / QUERY_MODEL).is_file() or not info.is_file():
+def open_query_encoder(index: Path | Generation, spec, fingerprint: str):
+    """The light (ONNX) query encoder of an index (its directory or an opened generation), or
+    None when the index has none for this model; a damaged one is a one-line HopidError."""
+    generation = index if isinstance(index, Generation) else open_generation(Path(index))
+    if not (generation.has(QUERY_MODEL) and generation.has(QUERY_INFO)):
         return None
     try:
-        facts = json.loads(info.read_text())
-    except ValueError:
-        return None
+        facts = json.loads(generation.path(QUERY_INFO).read_bytes())
+        if not isinstance(facts, dict) or not isinstance(facts.get("context_length"), int):
+            raise ValueError("not the object hopid index writes")
+    except (ValueError, OSError) as exc:
+        raise generation.damaged(QUERY_INFO, f"is not readable ({exc})") from exc
     if facts.get("fingerprint") != fingerprint:
         return None
-    if facts.get("kind", "clip") == "run":
-        return OnnxRunTextEncoder(index_dir, spec, facts) if (index_dir / QUERY_ENTITIES).is_file() else None
-    return OnnxTextEncoder(index_dir, spec, facts)
+    run = facts.get("kind", "clip") == "run"
+    if run and not generation.has(QUERY_ENTITIES):
+        return None
+    try:
+        kind = OnnxRunTextEncoder if run else OnnxTextEncoder
+        return kind(generation.folder, spec, facts)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime, numpy and the tagger each fail in their own way
+        raise generation.damaged(QUERY_MODEL, f"or its companions cannot be loaded ({type(exc).__name__})") from exc
 
 
 class OnnxTextEncoder(TextEncoder):

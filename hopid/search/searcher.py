@@ -12,10 +12,20 @@ import numpy as np
 import polars as pl
 
 from hopid.data.images import ImageLoadError, load_rgb
-from hopid.data.schema import read_table, table_path
+from hopid.data.scan import os_name, stored_name
+from hopid.data.schema import read_table
 from hopid.errors import HopidError
 from hopid.index.choose import tune_for_search
-from hopid.index.directory import FAISS_FILE, LEXICAL_FILE, MANIFEST, VECTORS_FILE, default_index_dir, read_manifest
+from hopid.index.directory import (
+    FAISS_FILE,
+    ITEMS_FILE,
+    LEXICAL_FILE,
+    MANIFEST,
+    OCR_FILE,
+    VECTORS_FILE,
+    default_index_dir,
+    open_generation,
+)
 from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder, TextEncoder
 from hopid.scenetext.fusion import DEFAULT_ALPHA, fuse
 from hopid.scenetext.lexical import LexicalIndex, query_terms
@@ -86,7 +96,9 @@ def query_entity_spans(encoder: TextEncoder, texts: list[str], tagger=None) -> l
 
 
 class Searcher:
-    """An opened index with its model; cheap to query many times."""
+    """An opened index (one committed generation, checked) with its model; cheap to query many
+    times. ``paths`` are the indexed files relative to the images folder, as ``open`` takes them
+    (a name that is not UTF-8 keeps its bytes: ``os.fsencode`` gives them back)."""
 
     def __init__(
         self, index_dir: str | Path, encoder: TextEncoder | None = None, tagger_dir: str | Path | None = None
@@ -98,31 +110,39 @@ class Searcher:
         from hopid.search.query_encoder import open_query_encoder
 
         self.index_dir = Path(index_dir)
-        self.manifest = read_manifest(self.index_dir)
+        self.generation = open_generation(self.index_dir)
+        self.manifest = self.generation.manifest
         self.root = Path(self.manifest["images_dir"])
         self.root_prefix = os.path.join(str(self.root), "")  # "root/": a hit's path is root_prefix + item path
+        chosen = encoder is not None
         if encoder is None:  # the exported text side when the index has one: no torch or spaCy import
             spec = parse_model_spec(self.manifest["model"])
-            encoder = open_query_encoder(self.index_dir, spec, self.manifest["model_fingerprint"])
+            encoder = open_query_encoder(self.generation, spec, self.manifest["model_fingerprint"])
         if encoder is None:
             encoder = load_encoder(self.manifest["model"])
         if encoder.fingerprint != self.manifest["model_fingerprint"]:
-            raise HopidError(
-                f"--model {encoder.spec.text!r} does not match the index, which was built with "
-                f"{self.manifest['model']!r} (fingerprint {self.manifest['model_fingerprint'][:12]}); "
-                f"rebuild with `hopid index {self.root} --model {encoder.spec.text}` or drop --model"
-            )
+            raise HopidError(self._mismatch(encoder, chosen))
         self.encoder = encoder
-        self.faiss_index = faiss.read_index(str(self.index_dir / FAISS_FILE), faiss.IO_FLAG_MMAP_IFC)
+        try:
+            self.faiss_index = faiss.read_index(str(self.generation.path(FAISS_FILE)), faiss.IO_FLAG_MMAP_IFC)
+        except RuntimeError as exc:
+            raise self.generation.damaged(FAISS_FILE, "is not a readable FAISS index") from exc
         tune_for_search(self.faiss_index)
         self.approximate = self.manifest.get("index_kind") == "ivfpq"
-        self.vectors = np.load(self.index_dir / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
-        items = read_table(table_path(self.index_dir, "items"), "items")
-        self.paths = items["path"].to_list()
+        try:
+            self.vectors = np.load(self.generation.path(VECTORS_FILE), mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise self.generation.damaged(VECTORS_FILE, f"is not a readable array ({exc})") from exc
+        items = self._read(ITEMS_FILE, "items")
+        self._stored_paths = items["path"].to_list()  # the stored-name form the OCR table uses too
+        self.paths = [os_name(p) for p in self._stored_paths]
         self._sizes = items.select("width", "height").to_numpy()
-        if self.faiss_index.ntotal != len(self.paths):
-            raise HopidError(
-                f"{self.index_dir}: index and items table disagree; rebuild with `hopid index {self.root}`"
+        rows, dim = len(self.paths), self.manifest.get("dim")
+        if self.faiss_index.ntotal != rows or self.vectors.shape != (rows, dim) or self.faiss_index.d != dim:
+            raise self.generation.damaged(
+                FAISS_FILE,
+                f"holds {self.faiss_index.ntotal:,} x {self.faiss_index.d} and {VECTORS_FILE} "
+                f"{' x '.join(map(str, self.vectors.shape))}, but {ITEMS_FILE} {rows:,} x {dim}: they disagree",
             )
         self.lexical = self._open_lexical()
         self.tagger = None
@@ -131,23 +151,46 @@ class Searcher:
 
             self.tagger = load_tagger(tagger_dir)
 
+    def _mismatch(self, encoder: TextEncoder, chosen: bool) -> str:
+        """Why ``encoder`` cannot query this index: a ``--model`` that differs, or (none given) the
+        index's own model, which now loads with other weights."""
+        built = f"{self.manifest['model']!r} (fingerprint {self.manifest['model_fingerprint'][:12]})"
+        if chosen:
+            return (
+                f"--model {encoder.spec.text!r} does not match the index, which was built with {built}; "
+                f"rebuild with `hopid index {self.root} --model {encoder.spec.text}` or drop --model"
+            )
+        return (
+            f"the index was built with {built}, but that model now loads with other weights "
+            f"(fingerprint {encoder.fingerprint[:12]}); rebuild with `hopid index {self.root} --model "
+            f"{self.manifest['model']}`"
+        )
+
+    def _read(self, name: str, table: str) -> pl.DataFrame:
+        """A Parquet table of the generation; an unreadable one is an "index damaged" error."""
+        try:
+            return read_table(self.generation.path(name), table)
+        except HopidError as exc:
+            raise self.generation.damaged(name, f"is not a readable {table} table") from exc
+
     def _open_lexical(self) -> LexicalIndex:
-        """The saved scene-text tables, or (an index written before they were saved) built from OCR."""
-        saved = self.index_dir / LEXICAL_FILE
-        if saved.is_file():
-            lexical = LexicalIndex.load(saved)
-            if lexical is not None and lexical.n_images == len(self.paths):
-                return lexical
-        return LexicalIndex.from_table(self.paths, self.ocr)
+        """The saved scene-text tables, or (written in an older format) built from the OCR."""
+        try:
+            lexical = LexicalIndex.load(self.generation.path(LEXICAL_FILE))
+        except Exception as exc:  # noqa: BLE001 - zip, numpy and key errors of a damaged file
+            raise self.generation.damaged(LEXICAL_FILE, f"is not readable ({type(exc).__name__})") from exc
+        if lexical is not None and lexical.n_images == len(self.paths):
+            return lexical
+        return LexicalIndex.from_table(self._stored_paths, self.ocr)
 
     @functools.cached_property
     def ocr(self) -> pl.DataFrame:
-        """The OCR words of every indexed image (read when first needed)."""
-        return read_table(table_path(self.index_dir, "ocr"), "ocr")
+        """The OCR words of every indexed image, ``image_id`` in stored-name form (read when first needed)."""
+        return self._read(OCR_FILE, "ocr")
 
     def hit_words(self, hits: list[Hit]) -> dict[str, list[HitWord]]:
         """The OCR words of each hit's image in reading order, keyed by the hit's path."""
-        wanted = {hit.path[len(self.root_prefix) :]: hit.path for hit in hits}
+        wanted = {stored_name(hit.path[len(self.root_prefix) :]): hit.path for hit in hits}
         rows = self.ocr.filter(pl.col("image_id").is_in(list(wanted))).sort("image_id", "token_index")
         found: dict[str, list[HitWord]] = {hit.path: [] for hit in hits}
         for image_id, text, box, confidence in rows.select("image_id", "text", "box", "confidence").iter_rows():
