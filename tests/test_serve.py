@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,8 +14,8 @@ from conftest import render_words
 from typer.testing import CliRunner
 
 from hopid.index.build import build_index
-from hopid.search.searcher import Searcher
-from hopid.serve.requests import MAX_BODY
+from hopid.search.searcher import MAX_QUERY_CHARS, Searcher
+from hopid.serve.requests import MAX_BODY, MAX_K
 from hopid.serve.server import make_server
 from hopid_cli.app import app
 
@@ -34,10 +35,13 @@ def served(tmp_path_factory, tiny_encoder):
     server.server_close()
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def call(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request(method, path, body=body, headers=headers or {"Content-Type": "application/json"})
+        connection.request(method, path, body=body, headers=JSON if headers is None else headers)
         response = connection.getresponse()
         return response.status, json.loads(response.read() or b"null")
     finally:
@@ -91,7 +95,7 @@ def test_image_query_and_schema(served):
 def test_malformed_requests_get_a_clear_4xx(served, payload, message):
     _, port = served
     status, answer = search(port, payload)
-    assert 400 <= status < 500 and message in answer["error"]
+    assert message and 400 <= status < 500 and message in answer["error"], answer
 
 
 def test_protocol_errors_are_4xx(served):
@@ -110,3 +114,100 @@ def test_protocol_errors_are_4xx(served):
     connection.close()
     status, hits = search(port, {"text": "zorbex"})  # still serving
     assert status == 200 and hits
+
+
+def test_nested_oversize_and_non_json_bodies_are_refused_before_parsing(served):
+    _, port = served
+    status, answer = call(port, "POST", "/search", b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400 and "nests deeper" in answer["error"]
+    status, answer = call(port, "POST", "/search", b'{"text": ' + b"[" * 40 + b"]" * 40 + b"}")
+    assert status == 400 and "nests deeper" in answer["error"]
+    form = {"Content-Type": "text/plain"}  # what a cross-site form may post without a preflight
+    status, answer = call(port, "POST", "/search", b'{"text": "zorbex"}', form)
+    assert status == 415 and "application/json" in answer["error"]
+    status, answer = call(port, "POST", "/search", b'{"text": "zorbex"}', {})
+    assert status == 415
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # no Content-Length: chunked
+    chunks = (b"x" * (1 << 20) for _ in range(MAX_BODY // (1 << 20) + 2))
+    connection.request("POST", "/search", body=chunks, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    assert response.status == 413 and "larger than" in json.loads(response.read())["error"]
+    connection.close()
+    assert search(port, {"text": "zorbex"})[0] == 200  # still serving
+
+
+def test_only_trusted_host_headers_are_answered(served):
+    root, port = served
+    for host in ("evil.example", "evil.example:80", "127.0.0.1.evil.example", ""):
+        status, answer = call(port, "GET", "/health", headers={"Host": host})
+        assert status == 400 and "--allow-host" in answer["error"], host
+    status, _ = call(port, "POST", "/search", b'{"text": "zorbex"}', {"Host": "evil.example", **JSON})
+    assert status == 400  # DNS rebinding: a page of evil.example resolved to 127.0.0.1
+    for host in ("localhost", f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST."):
+        assert call(port, "GET", "/health", headers={"Host": host})[0] == 200, host
+
+    wider = make_server(Searcher(root / ".hopid"), "127.0.0.1", 0, allow_hosts=["photos.lan"])
+    threading.Thread(target=wider.serve_forever, daemon=True).start()
+    try:
+        assert call(wider.server_address[1], "GET", "/health", headers={"Host": "photos.lan:8765"})[0] == 200
+        assert call(wider.server_address[1], "GET", "/health", headers={"Host": "evil.example"})[0] == 400
+    finally:
+        wider.shutdown()
+        wider.server_close()
+
+
+def test_the_schema_is_generated_from_the_request_models(served):
+    _, port = served
+    status, schema = call(port, "GET", "/openapi.json")
+    request = schema["components"]["schemas"]["SearchRequest"]
+    assert status == 200 and request["additionalProperties"] is False
+    assert request["properties"]["k"]["maximum"] == MAX_K and request["properties"]["k"]["minimum"] == 1
+    assert request["properties"]["text"]["anyOf"][0]["maxLength"] == MAX_QUERY_CHARS
+    assert schema["paths"]["/api/results"]["post"]["responses"]["200"]
+    assert {"/search", "/api/results", "/health", "/image", "/thumb"} <= set(schema["paths"])
+    status, answer = search(port, {"text": "z" * (MAX_QUERY_CHARS + 1)})
+    assert status == 400 and "'text'" in answer["error"] and str(MAX_QUERY_CHARS) in answer["error"]
+
+
+def test_a_taken_port_or_a_foreign_host_is_one_line_and_exit_2(served):
+    root, port = served
+    for args, message in (
+        (["--port", str(port)], f"port {port} on 127.0.0.1 is already in use"),
+        (["--host", "192.0.2.1", "--port", "0"], "is not an address of this machine"),  # TEST-NET, not here
+    ):
+        answer = CliRunner().invoke(app, ["serve", "--index", str(root / ".hopid"), *args])
+        assert answer.exit_code == 2 and message in answer.output, answer.output
+        assert "Traceback" not in answer.output and len(answer.output.strip().splitlines()) == 1
+
+
+def test_16_way_queries_answered_while_50_connections_stall(served):
+    """A bounded load test: stalled clients (silent, half a header, half a body) neither block
+    queries nor stay open past the request deadline."""
+    root, _ = served
+    server = make_server(Searcher(root / ".hopid"), "127.0.0.1", 0, request_timeout=2)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    half_body = (
+        b"POST /search HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 99\r\n\r\n{"
+    )
+    stalls = [b"", b"GET /health HTTP/1.1\r\nHost: loc", half_body] * 17
+    stalled = []
+    try:
+        for partial in stalls[:50]:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(partial)
+            stalled.append(sock)
+        texts = ["zorbex", "klaxo bakery", "gate 63", "a red sign"] * 16
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda t: search(port, {"text": t, "k": 2}), texts))
+        assert all(status == 200 and len(hits) == 2 for status, hits in answers)
+        for sock in stalled:  # the server hangs up on each (a 4xx first, at most) once the deadline passes
+            sock.settimeout(30)
+            while sock.recv(65536):
+                pass
+    finally:
+        for sock in stalled:
+            sock.close()
+        server.shutdown()
+        server.server_close()

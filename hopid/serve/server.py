@@ -92,13 +92,20 @@ class Server:
     """A uvicorn server on an already bound socket: ``serve_forever`` (blocks), ``shutdown``
     (from another thread), ``server_close``; ``server_address`` is (host, port) as bound."""
 
-    def __init__(self, app, sock: socket.socket, images_folder: Path | None, access_log: bool = False) -> None:
+    def __init__(
+        self,
+        app,
+        sock: socket.socket,
+        images_folder: Path | None,
+        access_log: bool = False,
+        request_timeout: float = REQUEST_S,
+    ) -> None:
         self.socket = sock
         self.images_folder = images_folder  # the folder whose indexed images are served (None: none)
         self.server_address: tuple[str, int] = sock.getsockname()[:2]
         config = uvicorn.Config(
             app,
-            http=TimedH11Protocol,
+            http=type("TimedH11Protocol", (TimedH11Protocol,), {"request_timeout": request_timeout}),
             loop="asyncio",
             ws="none",
             lifespan="off",
@@ -139,10 +146,11 @@ def make_server(
     images: Path | None = None,
     allow_hosts: Iterable[str] = (),
     access_log: bool = False,
+    request_timeout: float = REQUEST_S,
 ) -> Server:
     """A server (not yet serving: call ``serve_forever``) answering for ``searcher``. Its images
     are served when :func:`trusted_images_folder` trusts the index's folder (``images``: the
-    folder named by the person serving)."""
+    folder named by the person serving); ``request_timeout``: seconds a request may take to arrive."""
     folder = trusted_images_folder(searcher.index_dir, searcher.root, images)
     app = make_app(searcher, folder, host, allow_hosts)
-    return Server(app, listening_socket(host, port), folder, access_log)
+    return Server(app, listening_socket(host, port), folder, access_log, request_timeout)
