@@ -53,8 +53,11 @@ def default_index_dir(images_dir: Path) -> Path:
     return images_dir / INDEX_DIRNAME
 
 
-def repair_hint(manifest: dict | None) -> str:
+def repair_hint(manifest: dict | None, index_dir: Path | None = None) -> str:
+    """What to run: the images folder from the manifest, else the one a default index sits in."""
     images_dir = manifest.get("images_dir") if isinstance(manifest, dict) else None
+    if not images_dir and index_dir is not None and index_dir.name == INDEX_DIRNAME:
+        images_dir = index_dir.parent
     return f"run `hopid index {images_dir or 'IMAGES_DIR'}` again to repair it (the OCR and embedding cache is kept)"
 
 
@@ -66,9 +69,9 @@ def read_manifest(index_dir: Path) -> dict:
     try:
         manifest = json.loads(path.read_bytes())
     except (ValueError, OSError) as exc:
-        raise HopidError(f"index damaged: {path} is not readable JSON ({exc}); {repair_hint(None)}") from exc
+        raise HopidError(f"index damaged: {path} is not readable JSON ({exc}); {repair_hint(None, index_dir)}") from exc
     if not isinstance(manifest, dict):
-        raise HopidError(f"index damaged: {path} is not a JSON object; {repair_hint(None)}")
+        raise HopidError(f"index damaged: {path} is not a JSON object; {repair_hint(None, index_dir)}")
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise HopidError(
             f"{index_dir}: index schema version {manifest.get('schema_version')} but this hopid reads "

@@ -29,7 +29,7 @@ def export_index(index_dir: str | Path, out: str | Path) -> int:
     try:
         vectors = np.load(generation.path(VECTORS_FILE), mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise generation.damaged(VECTORS_FILE, f"is not a readable array ({exc})") from exc
+        raise generation.damaged(VECTORS_FILE, f"is not a readable array ({type(exc).__name__})") from exc
     items = read_table(generation.path(ITEMS_FILE), "items")
     root = Path(generation.manifest["images_dir"])
     metadata = items.with_columns(

@@ -132,7 +132,7 @@ class Searcher:
         try:
             self.vectors = np.load(self.generation.path(VECTORS_FILE), mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
-            raise self.generation.damaged(VECTORS_FILE, f"is not a readable array ({exc})") from exc
+            raise self.generation.damaged(VECTORS_FILE, f"is not a readable array ({type(exc).__name__})") from exc
         items = self._read(ITEMS_FILE, "items")
         self._stored_paths = items["path"].to_list()  # the stored-name form the OCR table uses too
         self.paths = [os_name(p) for p in self._stored_paths]
