@@ -50,6 +50,7 @@ class NetConfig:
     max_ocr_tokens: int = 16
     max_entities: int = 8
     spelling_dim: int = 256
+    spelling_channel: bool = False  # concat fusion: a third subspace, the mean spelling sketch of the words
     fusion: str = "concat"  # concat: V = [global ; scene text], T = [caption ; scene text]; sum: added
     mmref: bool = False  # MMRef: one learned reference per train identity (object_id), see mmref.py
     reference_temperature: float = 0.05  # of the reference losses
@@ -155,6 +156,12 @@ class HopidNet(nn.Module):
             self.scene_out = nn.Linear(dim, dim)
             self.no_scene = nn.Parameter(torch.randn(dim) * dim**-0.5)
             self.scene_gate = nn.Parameter(torch.tensor(1.0))
+        self.spelling_channel = (
+            self.concat and config.spelling_channel and config.spelling_dim > 0 and config.uses("ocr_entities")
+        )
+        if self.spelling_channel:
+            self.out_dim += config.spelling_dim
+            self.spelling_gate = nn.Parameter(torch.tensor(1.0))
         self.image_fusion = ImageFusion(
             dim,
             token_width,
@@ -277,14 +284,32 @@ class HopidNet(nn.Module):
             fused = self.image_fusion(global_feature, distilled, local)
             return F.normalize(self.image_out(fused), dim=-1)
         visual = F.normalize(self.image_out(self.image_fusion(global_feature, None, local)), dim=-1)
-        return self._join(visual, distilled, self.entity_out)
+        return self._join(visual, distilled, self.entity_out, self._spelling(ocr_words, ocr_mask))
 
-    def _join(self, main: torch.Tensor, scene: torch.Tensor | None, projection: nn.Module) -> torch.Tensor:
+    def _spelling(self, words: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor | None:
+        """The mean spelling sketch of ``words [B, N, word_dim]`` (None without the channel or words)."""
+        if not self.spelling_channel or words is None or mask is None:
+            return None
+        return masked_mean(words[..., self.dim :], mask)
+
+    def _join(
+        self,
+        main: torch.Tensor,
+        scene: torch.Tensor | None,
+        projection: nn.Module,
+        spelling: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``[main ; gate * scene]`` of two unit vectors, normalised, so that
-        T.V = (main part + gate² * scene part) / (1 + gate²); no scene feature: the learned default."""
+        T.V = (main part + gate² * scene part) / (1 + gate²); no scene feature: the learned default.
+        With the spelling channel, ``[... ; spelling gate * unit mean sketch]`` (zeros without
+        words) adds the cosine of the two sides' sketches: spelling matched without training."""
         scene = self.no_scene.to(main.dtype).expand_as(main) if scene is None else projection(scene)
         scene = F.normalize(scene, dim=-1) * self.scene_gate.to(main.dtype)
-        return F.normalize(torch.cat([main, scene], dim=-1), dim=-1)
+        parts = [main, scene]
+        if self.spelling_channel:
+            sketch = main.new_zeros(main.shape[0], self.config.spelling_dim) if spelling is None else spelling
+            parts.append(F.normalize(sketch.to(main.dtype), dim=-1) * self.spelling_gate.to(main.dtype))
+        return F.normalize(torch.cat(parts, dim=-1), dim=-1)
 
     def text_head(
         self,
@@ -299,7 +324,8 @@ class HopidNet(nn.Module):
             fused = self.text_fusion(caption, prompt, words, entity_mask)
             return F.normalize(self.text_out(fused), dim=-1)
         main = F.normalize(self.text_out(caption), dim=-1)
-        return self._join(main, self.text_fusion.scene(prompt, words, entity_mask), self.scene_out)
+        scene = self.text_fusion.scene(prompt, words, entity_mask)
+        return self._join(main, scene, self.scene_out, self._spelling(entity_words, entity_mask))
 
     def trainable_parameters(self) -> list[tuple[str, nn.Parameter]]:
         return [(n, p) for n, p in self.named_parameters() if p.requires_grad]

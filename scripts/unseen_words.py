@@ -1,0 +1,149 @@
+"""Does HOPID's network read words it has never seen? The table of docs/unseen-words.md.
+
+    python scripts/unseen_words.py --seeds 0,1,2 --epochs 10                 # every row
+    python scripts/unseen_words.py --only base,cliponly --seeds 0,1,2        # the recipe's epochs
+    python scripts/unseen_words.py --only base --seeds 0 --epochs 10 --set model.spelling_dim=512
+
+Each row trains recipes/demo-tiny.yaml (or the CLIP-only baseline) with its ``--set`` overrides
+once per training seed, then scores the network alone (``--dense-only``) on three held-out sets
+whose words training can never write, each prepared as a user would (`hopid prepare folder`) and
+read by the default OCR engine (rapidocr): ``heldout`` (hopid.synthetic.heldout: the training
+generator's drawings with another vocabulary), ``brands`` and ``signs``
+(hopid.synthetic.heldout_styles: other drawings, fonts, layouts and vocabularies), plus the
+synthetic test split (the run's own metrics, ground-truth OCR). Runs and sets are cached under
+``--out`` (default ``unseen-runs/``, git-ignored) and reused; the runs of one seed share the
+entity tagger of the first (``tagger.copy_from``). Prints a markdown table of mean ± std over
+the seeds and writes ``unseen.json`` beside the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+# row name -> (recipe, overrides); "base" is the shipped recipe as it stands
+ROWS: dict[str, tuple[str, list[str]]] = {
+    "base": ("demo-tiny", []),
+    "cliponly": ("demo-tiny-cliponly", []),
+    "no spelling sketch": ("demo-tiny", ["model.spelling_dim=0"]),
+    "spelling channel": ("demo-tiny", ["model.spelling_channel=true"]),
+}
+SETS = ("heldout", "brands", "signs")
+COLUMNS = (("t2i_r1", "R@1", 3), ("rsum", "rSum", 1))
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds = [int(s) for s in text.split(",") if s.strip()]
+    if not seeds:
+        raise argparse.ArgumentTypeError("--seeds needs at least one seed")
+    return seeds
+
+
+def slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
+
+
+def cell(values: list[float], decimals: int) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.{decimals}f}" if values else "—"
+    return f"{statistics.fmean(values):.{decimals}f} ± {statistics.stdev(values):.{decimals}f}"
+
+
+def prepare_sets(root: Path) -> dict[str, object]:
+    """The three held-out datasets, prepared (and OCR-read) once under ``root``."""
+    from hopid.data.dataset import Dataset
+    from hopid.synthetic.heldout import prepare_heldout, write_heldout_folder
+    from hopid.synthetic.heldout_styles import brands_folder, signs_folder
+
+    writers = {"heldout": write_heldout_folder, "brands": brands_folder, "signs": signs_folder}
+    return {name: Dataset.open(prepare_heldout(root, name, writers[name])) for name in SETS}
+
+
+def run_figures(run_dir: Path, datasets: dict[str, object]) -> dict[str, dict[str, float]]:
+    """Dense metrics of one run on every held-out set and its own synthetic test split; cached
+    in ``run_dir/unseen.json``."""
+    from hopid.data.schema import read_table
+    from hopid.eval.evaluate import evaluate
+    from hopid.models.run import RunEncoder
+
+    cache = run_dir / "unseen.json"
+    figures = json.loads(cache.read_text()) if cache.is_file() else {}
+    encoder = None
+    for name, dataset in datasets.items():
+        if name not in figures:
+            encoder = encoder or RunEncoder(run_dir)
+            metrics = evaluate(dataset, encoder, dense_only=True).metrics
+            figures[name] = {key: metrics[key] for key, _, _ in COLUMNS}
+    table = read_table(run_dir / "metrics.parquet", "metrics")
+    figures["test"] = {
+        metric: value
+        for metric, model, value in table.select("metric", "model", "value").iter_rows()
+        if model == "dense" and metric in {key for key, _, _ in COLUMNS}
+    }
+    cache.write_text(json.dumps(figures, indent=2))
+    return figures
+
+
+def train_row(out: Path, name: str, seed: int, epochs: int | None, extra: list[str], taggers: dict) -> Path:
+    """Train (or reuse) one row's run for ``seed``."""
+    from hopid.train.loop import RUN_FILE, train
+    from hopid.train.recipe import load_recipe
+
+    recipe, overrides = ROWS.get(name, ("demo-tiny", []))
+    run_dir = out / slug(name) / (f"seed{seed}" + (f"-epochs{epochs}" if epochs else ""))
+    if not (run_dir / RUN_FILE).is_file():
+        sets = [*overrides, *extra, f"train.seed={seed}"] + ([f"train.epochs={epochs}"] if epochs else [])
+        if seed in taggers:
+            sets.append(f"tagger.copy_from={taggers[seed]}")
+        train(load_recipe(recipe, sets), run_dir, resume=(run_dir / "checkpoints").is_dir())
+    taggers.setdefault(seed, run_dir / "tagger")
+    return run_dir
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("unseen-runs"))
+    parser.add_argument("--only", default="", help="comma-separated row names (default: every row)")
+    parser.add_argument("--name", default=None, help="a row name for --set overrides not in ROWS")
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="recipe override for --name")
+    parser.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None, help="train every row this many epochs")
+    args = parser.parse_args(argv)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    datasets = prepare_sets(args.out / "sets")
+    rows = [r.strip() for r in args.only.split(",") if r.strip()] or list(ROWS)
+    if args.name:
+        rows.append(args.name)
+    taggers: dict[int, Path] = {}
+    for seed in args.seeds:  # the first run of each seed trains the tagger the others copy
+        first = args.out / "base" / (f"seed{seed}" + (f"-epochs{args.epochs}" if args.epochs else "")) / "tagger"
+        if first.is_dir():
+            taggers[seed] = first
+    results: dict[str, dict[str, dict]] = {}
+    for name in rows:
+        extra = args.sets if name == args.name else []
+        for seed in args.seeds:
+            run_dir = train_row(args.out, name, seed, args.epochs, extra, taggers)
+            results.setdefault(name, {})[str(seed)] = run_figures(run_dir, datasets)
+            shown = {s: round(f["t2i_r1"], 3) for s, f in results[name][str(seed)].items()}
+            print(f"{name} seed {seed}: dense t2i R@1 {shown}", file=sys.stderr)
+    meta = {"seeds": args.seeds, "epochs": args.epochs, "captions": {n: d.captions.height for n, d in datasets.items()}}
+    (args.out / "unseen.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=2))
+    head = [f"{s} {title}" for s in (*SETS, "test") for _, title, _ in COLUMNS]
+    print(
+        f"seeds {args.seeds}, epochs {args.epochs or 'recipe'}; dense (network alone);",
+        "OCR: rapidocr, test: ground truth",
+    )
+    print("| row | " + " | ".join(head) + " |")
+    print("| --- |" + " ---: |" * len(head))
+    for name, seeds in results.items():
+        cells = [cell([f[s][key] for f in seeds.values()], dec) for s in (*SETS, "test") for key, _, dec in COLUMNS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
