@@ -4,10 +4,12 @@ headless Chromium (Debian's chromium + chromium-driver, driven by Selenium)."""
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -73,7 +75,7 @@ def test_page_assets_and_indexed_images_only(served):
     status, kind, data = get(port, f"/image?path={quote(image)}")
     assert status == 200 and kind == "image/png" and data == (root / "zorbex.png").read_bytes()
     status, kind, thumb = get(port, f"/thumb?path={quote(image)}")
-    assert status == 200 and kind == "image/jpeg" and max(Image.open(__import__("io").BytesIO(thumb)).size) <= 320
+    assert status == 200 and kind == "image/jpeg" and max(Image.open(io.BytesIO(thumb)).size) <= 320
     cached = list((root / ".hopid" / "thumbs").glob("*.jpg"))
     assert len(cached) == 1 and cached[0].read_bytes() == thumb  # made once, kept beside the index
     assert get(port, f"/thumb?path={quote(image)}")[2] == thumb
@@ -114,6 +116,84 @@ def test_which_ocr_words_light_up():
     assert not word_matches("Gate", ["63"])
     assert word_matches("the", ["the"])  # a stop-word lights up only when it was the word searched
     assert word_matches("DAYSINN", ["inn"]) and word_matches("Shop&Dine", ["dine"])
+
+
+@pytest.fixture(scope="module")
+def swappable(tmp_path_factory, tiny_encoder):
+    """An index whose files the tests replace after indexing, and a picture outside it."""
+    root = tmp_path_factory.mktemp("swap") / "photos"
+    for name in ("keep.png", "link.png", "fifo.png", "huge.png"):
+        render_words(root / name, ["Swap"])
+    build_index(root, tiny_encoder)
+    outside = render_words(root.parent / "outside.png", ["Secret"])
+    server = serve(root / ".hopid")
+    yield root, server.server_address[1], outside
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_file_swapped_for_a_link_after_indexing_is_resolved_and_refused(swappable):
+    root, port, outside = swappable
+    link = root / "link.png"
+    for target, status in ((outside, 403), (Path("/etc/passwd"), 403), (root / "keep.png", 200)):
+        link.unlink()
+        link.symlink_to(target)
+        for route in ("/image", "/thumb"):
+            assert get(port, f"{route}?path={quote(str(link))}")[0] == status, (target, route)
+    link.unlink()
+    link.symlink_to(link)  # a loop
+    assert get(port, f"/image?path={quote(str(link))}")[0] == 404
+    fifo = root / "fifo.png"
+    fifo.unlink()
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer: refused, not hung
+    assert get(port, f"/image?path={quote(str(fifo))}")[0] == 404 and get(port, "/health")[0] == 200
+
+
+@pytest.mark.slow
+def test_a_huge_thumbnail_leaves_the_warnings_filters_alone(swappable):
+    import warnings
+
+    root, port, _ = swappable
+    Image.new("L", (14_000, 7_000), 200).save(root / "huge.png", compress_level=1)  # 98 megapixels
+    before = list(warnings.filters)
+    paths = [root / "huge.png", root / "keep.png"] * 3
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda p: get(port, f"/thumb?path={quote(str(p))}"), paths))
+    assert [status for status, _, _ in answers] == [200] * 6
+    assert max(Image.open(io.BytesIO(answers[0][2])).size) == 320
+    assert warnings.filters == before  # no request left a process-wide filter behind
+    assert get(port, f"/image?path={quote(str(root / 'huge.png'))}")[0] == 200
+
+
+def test_a_copied_or_forged_index_serves_no_files(served, tmp_path):
+    from hopid.errors import HopidError
+    from hopid.gallery.files import trusted_images_folder
+
+    root, _ = served
+    forged = tmp_path / "elsewhere" / ".hopid"
+    shutil.copytree(root / ".hopid", forged, ignore=shutil.ignore_patterns("thumbs"))
+    victim = tmp_path / "victim"  # what the forged manifest points at: a secret named like an indexed image
+    victim.mkdir()
+    (victim / "zorbex.png").write_text("a secret")
+    manifest = json.loads((forged / "manifest.json").read_text())
+    (forged / "manifest.json").write_text(json.dumps(manifest | {"images_dir": str(victim)}))
+    server = serve(forged)
+    try:
+        port = server.server_address[1]
+        for path in (victim / "zorbex.png", "zorbex.png"):
+            status, _, data = get(port, f"/image?path={quote(str(path))}")
+            assert status == 403 and b"--images" in data, data
+            assert get(port, f"/thumb?path={quote(str(path))}")[0] == 403
+        status, _, data = get(port, "/search", "POST", json.dumps({"text": "zorbex"}).encode())
+        assert status == 200 and json.loads(data)[0]["path"] == str(victim / "zorbex.png")  # searches still work
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert trusted_images_folder(forged, Path("/")) is None  # images_dir "/", items naming etc/shadow
+    assert trusted_images_folder(root / ".hopid", root) == root.resolve()
+    assert trusted_images_folder(forged, victim, victim) == victim.resolve()  # named by the person serving
+    with pytest.raises(HopidError, match="not the folder this index was built from"):
+        trusted_images_folder(forged, victim, root)
 
 
 # -- in a real browser ------------------------------------------------------------------------------
