@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -44,11 +46,32 @@ def handle_errors(command: Callable) -> Callable:
             if state["debug"]:
                 raise
             fail(str(exc))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             err.print("[yellow]interrupted[/]: finished work is saved; run the same command again to resume")
-            raise typer.Exit(130) from None
+            raise typer.Exit(128 + signal.SIGTERM if isinstance(exc, Terminated) else 130) from None
 
     return wrapper
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that a command stops its workers and saves finished work."""
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within this block (in the main thread), SIGTERM raises :class:`Terminated`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

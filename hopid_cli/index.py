@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from hopid.torchrun import torchrun_launch
-from hopid_cli.common import MODEL_HELP, err, handle_errors, out, progress_bar, summary_table
+from hopid_cli.common import (
+    MODEL_HELP,
+    err,
+    handle_errors,
+    out,
+    progress_bar,
+    summary_table,
+    terminate_as_interrupt,
+)
 
 
 @handle_errors
@@ -68,7 +76,7 @@ def index(
         workers = workers or max(1, default_workers() // world)
     encoder = load_encoder(model)
     options = {"index_dir": index_dir, "ocr_engine": ocr_engine, "workers": workers, "index_type": index_type}
-    with progress_bar() as update:
+    with terminate_as_interrupt(), progress_bar() as update:
         summary = build_index(images_dir, encoder, progress=update, shard=parsed, **options)
         if world > 1 and shard is None and rank == 0:
             summary = _merge_when_done(images_dir, encoder, summary.index_dir, world, update, options)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hopid.errors import HopidError
-from hopid_cli.common import err, handle_errors, out, progress_bar, summary_table
+from hopid_cli.common import err, handle_errors, out, progress_bar, summary_table, terminate_as_interrupt
 
 
 @handle_errors
@@ -36,7 +36,7 @@ def ocr(
     if problem:
         raise HopidError(problem)
     data = Dataset.open(dataset, need_captions=False)
-    with progress_bar() as update:
+    with terminate_as_interrupt(), progress_bar() as update:
         summary = ocr_dataset(data, engine, workers=workers, progress=update)
     if summary.errors:
         err.print(f"[yellow]{summary.errors} image(s) failed[/]: see {dataset / 'errors.parquet'}")

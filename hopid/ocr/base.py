@@ -129,3 +129,12 @@ def reading_order(words: Sequence[OcrWord]) -> list[OcrWord]:
 def rgb_array(image: Image.Image) -> np.ndarray:
     """The image as a contiguous H x W x 3 uint8 RGB array."""
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """``Type: message`` of an exception, never blank: an empty message borrows that of the
+    exception it was raised from (RapidOCR's ``ResizeImgError()``), else says there was none."""
+    message, cause, depth = "", exc, 0
+    while cause is not None and not message and depth < 8:
+        message, cause, depth = str(cause).strip(), cause.__cause__ or cause.__context__, depth + 1
+    return f"{type(exc).__name__}: {message or 'no message given'}"

@@ -1,44 +1,41 @@
-"""OCR over many image files, in parallel worker processes, one engine per worker."""
+"""OCR over many image files, in parallel worker processes, one engine per worker.
+
+The workers belong to this process: they exit when it dies (even by SIGKILL), are killed when
+the iteration stops (an exception, Ctrl-C), and each reads one image at a time, so a worker
+that dies (the out-of-memory killer, a native crash) takes exactly one image with it. That image
+is read once more, alone; only when it kills a worker again is it recorded as failed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import multiprocessing
+import multiprocessing.connection
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from hopid.data.images import ImageLoadError, load_rgb
 from hopid.errors import HopidError
-from hopid.ocr.base import OcrEngine, OcrWord
-from hopid.ocr.registry import create_engine, engine_problem
+from hopid.ocr.registry import engine_problem
+from hopid.ocr.worker import (
+    SINGLE_THREAD_ENV,
+    EngineFactory,
+    OcrResult,
+    build_engine,
+    decode_result,
+    encode,
+    ocr_one,
+    serve,
+)
 
-# Thread pools that must not oversubscribe the cores when every worker runs its own engine.
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OMP_THREAD_LIMIT": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-}
-IN_FLIGHT_PER_WORKER = 4
+__all__ = ["SINGLE_THREAD_ENV", "OcrResult", "default_workers", "ocr_one", "ocr_paths"]
 
-_worker_engine: OcrEngine | None = None
-_worker_problem: str | None = None
-
-
-@dataclass(frozen=True)
-class OcrResult:
-    """The OCR of one input file; ``error`` says why it failed (then words is empty, size 0)."""
-
-    index: int
-    words: list[OcrWord] = field(default_factory=list)
-    width: int = 0
-    height: int = 0
-    error: str | None = None
+DEATHS_PER_IMAGE = 2  # a worker dying twice on one image makes it a failure
+STOP_SECONDS = 3.0  # how long finished workers get to exit before they are killed
 
 
 def default_workers() -> int:
@@ -49,55 +46,16 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def ocr_one(engine: OcrEngine, index: int, path: Path | str) -> OcrResult:
-    """Load ``path`` upright and OCR it; a failure becomes an OcrResult with ``error`` set."""
-    try:
-        image = load_rgb(path)
-    except ImageLoadError as exc:
-        return OcrResult(index, error=str(exc))
-    try:
-        words = engine.read(image)
-    except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
-        return OcrResult(index, error=f"OCR failed: {type(exc).__name__}: {exc}")
-    return OcrResult(index, words, image.width, image.height)
-
-
-def _init_worker(engine: str) -> None:
-    global _worker_engine, _worker_problem
-    os.environ.update(SINGLE_THREAD_ENV)
-    _pin_to_one_core()
-    try:
-        _worker_engine = create_engine(engine, threads=1)
-    except HopidError as exc:
-        _worker_problem = str(exc)
-
-
-def _pin_to_one_core() -> None:
-    """Keep this worker on one core (workers take the usable cores in turn): a single-threaded
-    engine then never migrates or shares a core with its neighbour."""
-    try:
-        cores = sorted(os.sched_getaffinity(0))
-        number = multiprocessing.current_process()._identity[0]  # 1, 2, ... per pool worker
-        os.sched_setaffinity(0, {cores[(number - 1) % len(cores)]})
-    except (AttributeError, IndexError, OSError):  # not Linux, or not a pool worker
-        pass
-
-
-def _work(index: int, path: str) -> OcrResult:
-    if _worker_engine is None:
-        raise HopidError(_worker_problem or "the OCR engine could not be created in a worker process")
-    return ocr_one(_worker_engine, index, path)
-
-
-def ocr_paths(paths: Sequence[Path], engine: str, workers: int | None = None) -> Iterator[OcrResult]:
+def ocr_paths(paths: Sequence[Path], engine: str | EngineFactory, workers: int | None = None) -> Iterator[OcrResult]:
     """OCR every file of ``paths``, yielding results as they complete (in any order).
 
-    ``workers=None`` uses every available core; ``workers=1`` runs in this process. Otherwise
-    a "spawn" process pool runs one single-threaded engine per worker. Unreadable images and
-    engine failures give an OcrResult with ``error`` set; a missing engine raises HopidError
-    (at once when the package or binary is absent, else when the engine fails to load).
+    ``engine`` is an engine spec, or a picklable ``factory(threads) -> engine``. ``workers=None``
+    uses every available core; ``workers=1`` runs in this process. Otherwise "spawn" worker
+    processes run one single-threaded engine each. Unreadable images, engine failures and images
+    that killed a worker twice give an OcrResult with ``error`` set; a missing engine raises
+    HopidError (at once when the package or binary is absent, else when the engine fails to load).
     """
-    problem = engine_problem(engine)
+    problem = None if callable(engine) else engine_problem(engine)
     if problem:
         raise HopidError(problem)
     workers = default_workers() if workers is None else workers
@@ -106,43 +64,145 @@ def ocr_paths(paths: Sequence[Path], engine: str, workers: int | None = None) ->
     workers = min(workers, len(paths))
     if workers <= 1:
         return _in_process(paths, engine)
-    return _pooled(list(enumerate(paths)), engine, workers)
+    return _pooled([(index, str(path)) for index, path in enumerate(paths)], engine, workers)
 
 
-def _in_process(paths: Sequence[Path], engine: str) -> Iterator[OcrResult]:
+def _in_process(paths: Sequence[Path], engine: str | EngineFactory) -> Iterator[OcrResult]:
     if not paths:
         return
-    reader = create_engine(engine)
+    reader = build_engine(engine, threads=None)
     for index, path in enumerate(paths):
         yield ocr_one(reader, index, path)
 
 
-def _pooled(todo: list[tuple[int, Path]], engine: str, workers: int) -> Iterator[OcrResult]:
-    todo.reverse()  # pop() from the end keeps input order
-    while todo:
-        crashed: list[int] = []
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(engine,))
-        try:
-            running: dict[Future[OcrResult], int] = {}
-            while todo or running:
-                while todo and len(running) < workers * IN_FLIGHT_PER_WORKER:
-                    index, path = todo.pop()
-                    running[pool.submit(_work, index, str(path))] = index
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = running.pop(future)
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        crashed.append(index)
-                        continue
-                    yield result
-                if crashed:
-                    crashed += running.values()
-                    break
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        # A worker died (killed, out of memory, native crash): its images fail, the rest go on in a new pool.
-        for index in sorted(crashed):
-            yield OcrResult(index, error="OCR worker process crashed (out of memory or a native error)")
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: multiprocessing.connection.Connection
+    slot: int
+    task: tuple[int, str] | None = None
+
+
+def _how_it_died(process: BaseProcess) -> str:
+    process.join(STOP_SECONDS)
+    code = process.exitcode
+    if code is None:
+        return "its pipe closed"
+    return f"signal {-code}" if code < 0 else f"exit code {code}"
+
+
+class _Pool:
+    """Worker processes of this process, by slot; each holds at most one task."""
+
+    def __init__(self, engine: str | EngineFactory, size: int) -> None:
+        self.engine = engine
+        self.context = multiprocessing.get_context("spawn")
+        self.workers: dict[int, _Worker] = {}
+        for slot in range(size):
+            self.start(slot)
+
+    def start(self, slot: int) -> None:
+        ours, theirs = self.context.Pipe()
+        process = self.context.Process(
+            target=serve, args=(self.engine, theirs, os.getpid(), slot), name=f"hopid-ocr-{slot}", daemon=True
+        )
+        process.start()
+        theirs.close()
+        self.workers[slot] = _Worker(process, ours, slot)
+
+    def idle(self) -> list[_Worker]:
+        return [w for w in self.workers.values() if w.task is None]
+
+    def busy(self) -> int:
+        return sum(w.task is not None for w in self.workers.values())
+
+    def give(self, worker: _Worker, task: tuple[int, str]) -> None:
+        worker.task = task
+        worker.conn.send_bytes(encode({"index": task[0], "path": task[1]}))
+
+    def events(self) -> list[tuple[_Worker, OcrResult | str]]:
+        """Wait for news: ``(worker, result)`` for an answer, ``(worker, how)`` for a death (the
+        dead worker is removed; its task stays on it)."""
+        waitables = [w.conn for w in self.workers.values()] + [w.process.sentinel for w in self.workers.values()]
+        ready = set(multiprocessing.connection.wait(waitables))
+        news: list[tuple[_Worker, OcrResult | str]] = []
+        for worker in list(self.workers.values()):
+            if worker.conn not in ready and worker.process.sentinel not in ready:
+                continue
+            try:
+                if worker.conn.poll():
+                    message = json.loads(worker.conn.recv_bytes())
+                elif worker.process.is_alive():
+                    continue
+                else:
+                    message = None
+            except (EOFError, OSError):  # the worker is gone
+                message = None
+            if message is None:
+                news.append((worker, _how_it_died(worker.process)))
+                worker.conn.close()
+                del self.workers[worker.slot]
+            elif "problem" in message:
+                raise HopidError(message["problem"])
+            else:
+                news.append((worker, decode_result(message)))
+        return news
+
+    def close(self, gently: bool) -> None:
+        """Stop every worker: asked to finish when ``gently``, else (an error, Ctrl-C) killed at once."""
+        for worker in self.workers.values():
+            if gently:
+                with contextlib.suppress(OSError):
+                    worker.conn.send_bytes(encode(None))
+            else:
+                worker.process.kill()
+        for worker in self.workers.values():
+            worker.process.join(STOP_SECONDS if gently else None)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
+        self.workers.clear()
+
+
+def _pooled(todo: list[tuple[int, str]], engine: str | EngineFactory, size: int) -> Iterator[OcrResult]:
+    queue, again = deque(todo), deque[tuple[int, str]]()
+    deaths: dict[int, int] = {}
+    idle_deaths = 0
+    alone: int | None = None  # the index of an image read a second time, with no other image in flight
+    pool = _Pool(engine, size)
+    gently = False
+    try:
+        while queue or again or pool.busy():
+            if again and alone is None and not pool.busy():
+                worker = pool.idle()[0]
+                pool.give(worker, again.popleft())
+                alone = worker.task[0]
+            elif alone is None and not again:
+                for worker in pool.idle():
+                    if queue:
+                        pool.give(worker, queue.popleft())
+            for worker, news in pool.events():
+                if isinstance(news, OcrResult):
+                    worker.task = None
+                    alone = None if news.index == alone else alone
+                    yield news
+                    continue
+                task, worker.task = worker.task, None
+                if queue or again or pool.busy() or task is not None:
+                    pool.start(worker.slot)
+                if task is None:
+                    idle_deaths += 1
+                    if idle_deaths > 2 * size:
+                        raise HopidError(f"OCR worker processes keep dying before reading any image ({news})")
+                    continue
+                index = task[0]
+                alone = None if index == alone else alone
+                deaths[index] = deaths.get(index, 0) + 1
+                if deaths[index] >= DEATHS_PER_IMAGE:
+                    yield OcrResult(index, error=f"OCR worker died ({news}) twice on this image")
+                else:
+                    again.append(task)
+        gently = True
+    finally:
+        pool.close(gently)

@@ -54,6 +54,13 @@ PASSES: dict[str, tuple[DetectorPass, ...]] = {  # per quality (registry.QUALITI
     "best": (FAST, DetectorPass(1088, (LIBRARY_DEFAULT, TIGHT))),
 }
 DEFAULT_QUALITY = "fast"
+# RapidOCR first shrinks an image to 2000 px on its long side, then rounds each side to a multiple
+# of 32: a side that rounds to 0 (a 12000 x 12 strip) fails with a bare ResizeImgError. Stretched
+# images are padded first, to at most this width / height (RapidOCR then pads wide images to 8:1
+# itself) and this height / width (a tall one would otherwise reach the detector 736 px wide and
+# 18,000+ px high: 20 s and more per image).
+MAX_WIDE = 50
+MAX_TALL = 8
 SAME_BOX_IOU = 0.9  # a box of a later cut overlapping an earlier one this much is not read again
 
 
@@ -103,6 +110,20 @@ def rapid_backend() -> str | None:
 def _bgr(image: Image.Image) -> np.ndarray:
     # RapidOCR treats numpy input as OpenCV BGR; Pillow gives RGB.
     return np.ascontiguousarray(rgb_array(image)[:, :, ::-1])
+
+
+def within_aspect(image: Image.Image, wide: int = MAX_WIDE, tall: int = MAX_TALL) -> Image.Image:
+    """``image`` padded at the bottom or on the right, in its median colour, so that it is at most
+    ``wide`` times wider than high and ``tall`` times higher than wide; pixel coordinates of the
+    original are unchanged."""
+    width, height = image.size
+    size = (max(width, -(-height // tall)), max(height, -(-width // wide)))
+    if size == (width, height):
+        return image
+    fill = tuple(int(v) for v in np.median(rgb_array(image).reshape(-1, 3), axis=0))
+    padded = Image.new("RGB", size, fill)
+    padded.paste(image.convert("RGB"), (0, 0))
+    return padded
 
 
 def rapid_params(threads: int | None = None) -> dict[str, Any]:
@@ -172,6 +193,7 @@ class RapidOcrEngine:
             self._ocr = pipelines[0]
 
     def _lines(self, image: Image.Image) -> list[tuple[Any, str, float]]:
+        image = within_aspect(image)
         if self.backend == "rapidocr":
             lines = []
             for ocr in self._passes:

@@ -16,11 +16,15 @@ from hopid.data.parts import PartStore
 from hopid.data.scan import content_hash
 from hopid.data.schema import BOX, read_optional, table_path, write_table
 from hopid.ocr.registry import cache_name
+from hopid.ocr.worker import EngineFactory, OcrResult
 from hopid.progress import Progress
 
 CACHE_DIR = ".hopid-cache"
 FLUSH_ITEMS = 32
 FLUSH_SECONDS = 10.0
+# Failures older versions cached that were not the image's fault (a worker killed with 8 images in
+# flight; a reason left blank, as RapidOCR's ResizeImgError of a 12000 x 12 strip): read them again.
+STALE_FAILURES = ("OCR worker process crashed (out of memory or a native error)",)
 
 OCR_PART_SCHEMA = pa.schema(
     [
@@ -43,44 +47,60 @@ def ocr_store(directory: Path, engine: str) -> PartStore:
 def run_ocr_parts(
     items: Sequence[tuple[str, Path]],
     store: PartStore,
-    engine: str,
+    engine: str | EngineFactory,
     *,
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> int:
     """OCR every ``(key, path)`` not yet in ``store``; returns how many were read now.
 
-    Failures are stored too (with their reason), so an unchanged broken file is not retried."""
+    Failures are stored too (with their reason), so an unchanged broken file is not retried.
+    Results are written every few dozen images, and also when the run stops early (an error,
+    Ctrl-C, SIGTERM turned into KeyboardInterrupt), so a rerun reads only what is left."""
     from hopid.ocr.pool import ocr_paths
 
-    done = store.done()
+    done = _done(store)
     todo = [(key, path) for key, path in items if key not in done]
     if progress:
         progress("ocr", 0, len(todo))
     pending: list[dict] = []
     last_flush = time.monotonic()
     finished = 0
-    for result in ocr_paths([path for _, path in todo], engine, workers):
-        key, _ = todo[result.index]
-        finished += 1
-        pending.append(
-            {
-                "key": key,
-                "width": result.width,
-                "height": result.height,
-                "texts": [w.text for w in result.words],
-                "confidences": [float(w.confidence) for w in result.words],
-                "boxes": [list(map(float, w.box)) for w in result.words],
-                "error": result.error,
-            }
-        )
-        if len(pending) >= FLUSH_ITEMS or time.monotonic() - last_flush > FLUSH_SECONDS:
-            store.append(pending)
-            pending, last_flush = [], time.monotonic()
-        if progress:
-            progress("ocr", finished, len(todo))
-    store.append(pending)
+    try:
+        for result in ocr_paths([path for _, path in todo], engine, workers):
+            key, _ = todo[result.index]
+            finished += 1
+            pending.append(_part_row(key, result))
+            if len(pending) >= FLUSH_ITEMS or time.monotonic() - last_flush > FLUSH_SECONDS:
+                store.append(pending)
+                pending, last_flush = [], time.monotonic()
+            if progress:
+                progress("ocr", finished, len(todo))
+    finally:
+        store.append(pending)
     return finished
+
+
+def _done(store: PartStore) -> set[str]:
+    """Keys already read, less the failures of older versions that were not the image's fault."""
+    rows = store.read().select(["key", "error"]).to_pylist()
+    return {row["key"] for row in rows if not (row["error"] and _stale(row["error"]))}
+
+
+def _stale(error: str) -> bool:
+    return error.startswith(STALE_FAILURES) or error.rstrip().endswith(":")
+
+
+def _part_row(key: str, result: OcrResult) -> dict:
+    return {
+        "key": key,
+        "width": result.width,
+        "height": result.height,
+        "texts": [w.text for w in result.words],
+        "confidences": [float(w.confidence) for w in result.words],
+        "boxes": [list(map(float, w.box)) for w in result.words],
+        "error": result.error,
+    }
 
 
 def failures(parts: pa.Table) -> dict[str, str]:
