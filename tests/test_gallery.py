@@ -342,6 +342,7 @@ def keep_screenshots(*shots: Path) -> None:
 def test_hopid_serve_prints_where_the_gallery_is(served):
     import re
     import signal
+    import socket
     import subprocess
     import sys
 
@@ -355,8 +356,13 @@ def test_hopid_serve_prints_where_the_gallery_is(served):
         line = process.stderr.readline()
         found = re.search(r"gallery at http://127\.0\.0\.1:(\d+)/", line)
         assert found, line
-        status, kind, page = get(int(found.group(1)), "/")
+        port = int(found.group(1))
+        status, kind, page = get(port, "/")
         assert status == 200 and b'id="results"' in page
+        for request in (b"garbage\r\n\r\n", b"GET /image?path=zorbex.png HTTP/1.1\r\nHost: localhost\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port)) as sock:  # a bad request; a client that hangs up
+                sock.sendall(request)
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+    assert process.stderr.read().splitlines() == ["stopped"]  # no line per request, no traceback

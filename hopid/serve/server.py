@@ -24,7 +24,6 @@ from hopid.serve.app import make_app
 KEEP_ALIVE_S = 5  # an idle keep-alive connection is closed after this
 REQUEST_S = 10.0  # a request's headers and body must arrive within this (slow or stalled clients)
 BACKLOG = 512
-LOG_FORMAT = "hopid serve: %(levelname)s %(message)s"
 
 
 class TimedH11Protocol(H11Protocol):
@@ -110,8 +109,8 @@ class Server:
             ws="none",
             lifespan="off",
             interface="asgi3",
-            log_config=None,  # uvicorn's loggers propagate to the CLI's: warnings and errors only
-            log_level=logging.INFO if access_log else logging.WARNING,
+            log_config=None,  # uvicorn's loggers propagate to the CLI's: errors only
+            log_level=logging.INFO if access_log else logging.ERROR,
             access_log=access_log,
             server_header=False,
             proxy_headers=False,  # the client address is the socket's, not a header's
@@ -119,6 +118,7 @@ class Server:
             timeout_graceful_shutdown=5,
             backlog=BACKLOG,
         )
+        logging.getLogger("uvicorn.error").setLevel(logging.ERROR)  # no start/stop chatter, no bad-request lines
         self._server = uvicorn.Server(config)
         self._stopped = threading.Event()
 
