@@ -97,6 +97,15 @@ def alive(pid: int) -> bool:
         return False
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ocr_workers(pid: int) -> list[int]:
     return [child for child, cmdline in proc_children(pid).items() if "spawn_main" in cmdline]
 
@@ -272,7 +281,9 @@ def test_ctrl_c_saves_the_results_in_hand_and_the_rerun_reads_only_the_rest(tmp_
     count = 60
     command, parts = hopid_ocr(tmp_path, count)
     process, children = started(command, tmp_path)
-    time.sleep(5.0)  # a few images read, fewer than a flush (32 images or 10 s) would write
+    workers = ocr_workers(process.pid)
+    # Engine loaded and a few images read (about 0.3 s of CPU each), by CPU time: the machine may be busy.
+    assert wait_for(lambda: min(cpu_seconds(pid) for pid in workers) > 4.0, 120)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "finished work is saved" in stderr
@@ -281,3 +292,25 @@ def test_ctrl_c_saves_the_results_in_hand_and_the_rerun_reads_only_the_rest(tmp_
     assert 0 < done < count
     rerun = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True)
     assert re.search(rf"read_now\s+│?\s*{count - done}\b", rerun.stdout), rerun.stdout
+
+
+def failing_engine(threads: int) -> OcrEngine:
+    raise RuntimeError("model file is corrupt")
+
+
+def dying_engine(threads: int) -> OcrEngine:
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.slow
+def test_an_engine_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
+    from hopid.errors import HopidError
+    from hopid.ocr.pool import ocr_paths
+
+    paths = list(word_images(tmp_path, 3).values())
+    with pytest.raises(HopidError, match="could not be created: RuntimeError: model file is corrupt"):
+        list(ocr_paths(paths, failing_engine, workers=2))
+    with pytest.raises(HopidError, match=r"keep dying while loading the engine \(signal 9\)"):
+        list(ocr_paths(paths, dying_engine, workers=2))
+    assert ocr_workers(os.getpid()) == []

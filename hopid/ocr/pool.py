@@ -1,9 +1,9 @@
 """OCR over many image files, in parallel worker processes, one engine per worker.
 
-The workers belong to this process: they exit when it dies (even by SIGKILL), are killed when
-the iteration stops (an exception, Ctrl-C), and each reads one image at a time, so a worker
-that dies (the out-of-memory killer, a native crash) takes exactly one image with it. That image
-is read once more, alone; only when it kills a worker again is it recorded as failed.
+The workers belong to this process: they exit when it dies (even by SIGKILL) and are killed when
+the iteration stops (an error, Ctrl-C). Each reads one image at a time, so a worker that dies
+(the out-of-memory killer, a native crash) was reading exactly one image: that image is read once
+more, alone, and is recorded as failed only when it kills a worker again.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import multiprocessing.connection
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from hopid.ocr.worker import (
 __all__ = ["SINGLE_THREAD_ENV", "OcrResult", "default_workers", "ocr_one", "ocr_paths"]
 
 DEATHS_PER_IMAGE = 2  # a worker dying twice on one image makes it a failure
+IN_FLIGHT_PER_WORKER = 2  # one read, one waiting: a worker never waits for the parent between images
 STOP_SECONDS = 3.0  # how long finished workers get to exit before they are killed
 
 
@@ -80,7 +81,8 @@ class _Worker:
     process: BaseProcess
     conn: multiprocessing.connection.Connection
     slot: int
-    task: tuple[int, str] | None = None
+    ready: bool = False  # its engine is built
+    tasks: deque[tuple[int, str]] = field(default_factory=deque)  # sent, unanswered; the first is being read
 
 
 def _how_it_died(process: BaseProcess) -> str:
@@ -92,7 +94,7 @@ def _how_it_died(process: BaseProcess) -> str:
 
 
 class _Pool:
-    """Worker processes of this process, by slot; each holds at most one task."""
+    """Worker processes of this process, by slot; each reads its tasks in the order sent."""
 
     def __init__(self, engine: str | EngineFactory, size: int) -> None:
         self.engine = engine
@@ -110,19 +112,17 @@ class _Pool:
         theirs.close()
         self.workers[slot] = _Worker(process, ours, slot)
 
-    def idle(self) -> list[_Worker]:
-        return [w for w in self.workers.values() if w.task is None]
-
     def busy(self) -> int:
-        return sum(w.task is not None for w in self.workers.values())
+        """How many tasks are out."""
+        return sum(len(w.tasks) for w in self.workers.values())
 
     def give(self, worker: _Worker, task: tuple[int, str]) -> None:
-        worker.task = task
+        worker.tasks.append(task)
         worker.conn.send_bytes(encode({"index": task[0], "path": task[1]}))
 
     def events(self) -> list[tuple[_Worker, OcrResult | str]]:
-        """Wait for news: ``(worker, result)`` for an answer, ``(worker, how)`` for a death (the
-        dead worker is removed; its task stays on it)."""
+        """Wait for news: ``(worker, result)`` for an answer (its task done), ``(worker, how)`` for
+        a death (the dead worker leaves the pool; its unanswered tasks stay on it)."""
         waitables = [w.conn for w in self.workers.values()] + [w.process.sentinel for w in self.workers.values()]
         ready = set(multiprocessing.connection.wait(waitables))
         news: list[tuple[_Worker, OcrResult | str]] = []
@@ -144,8 +144,12 @@ class _Pool:
                 del self.workers[worker.slot]
             elif "problem" in message:
                 raise HopidError(message["problem"])
+            elif "ready" in message:
+                worker.ready = True
             else:
-                news.append((worker, decode_result(message)))
+                result = decode_result(message)
+                worker.tasks = deque(t for t in worker.tasks if t[0] != result.index)
+                news.append((worker, result))
         return news
 
     def close(self, gently: bool) -> None:
@@ -166,43 +170,47 @@ class _Pool:
 
 
 def _pooled(todo: list[tuple[int, str]], engine: str | EngineFactory, size: int) -> Iterator[OcrResult]:
+    """Images go to the workers :data:`IN_FLIGHT_PER_WORKER` at a time. When a worker dies, the
+    image it was reading (its first unanswered one) is read again alone, with nothing else in
+    flight, and fails only if that kills a worker too; the images it had not begun go back in line."""
     queue, again = deque(todo), deque[tuple[int, str]]()
     deaths: dict[int, int] = {}
-    idle_deaths = 0
-    alone: int | None = None  # the index of an image read a second time, with no other image in flight
+    early_deaths = 0
+    alone: int | None = None  # the image being read a second time
     pool = _Pool(engine, size)
     gently = False
     try:
         while queue or again or pool.busy():
             if again and alone is None and not pool.busy():
-                worker = pool.idle()[0]
-                pool.give(worker, again.popleft())
-                alone = worker.task[0]
+                task = again.popleft()
+                pool.give(next(iter(pool.workers.values())), task)
+                alone = task[0]
             elif alone is None and not again:
-                for worker in pool.idle():
-                    if queue:
+                for worker in pool.workers.values():
+                    while queue and len(worker.tasks) < IN_FLIGHT_PER_WORKER:
                         pool.give(worker, queue.popleft())
             for worker, news in pool.events():
                 if isinstance(news, OcrResult):
-                    worker.task = None
                     alone = None if news.index == alone else alone
                     yield news
                     continue
-                task, worker.task = worker.task, None
-                if queue or again or pool.busy() or task is not None:
+                reading, *unread = worker.tasks if worker.ready and worker.tasks else [None, *worker.tasks]
+                queue.extendleft(reversed(unread))
+                if reading is None:  # died loading the engine, or between images
+                    early_deaths += not worker.ready
+                    if early_deaths > 2 * size:
+                        raise HopidError(f"OCR worker processes keep dying while loading the engine ({news})")
+                if queue or again or pool.busy() or reading is not None:
                     pool.start(worker.slot)
-                if task is None:
-                    idle_deaths += 1
-                    if idle_deaths > 2 * size:
-                        raise HopidError(f"OCR worker processes keep dying before reading any image ({news})")
+                if reading is None:
                     continue
-                index = task[0]
+                index = reading[0]
                 alone = None if index == alone else alone
                 deaths[index] = deaths.get(index, 0) + 1
                 if deaths[index] >= DEATHS_PER_IMAGE:
                     yield OcrResult(index, error=f"OCR worker died ({news}) twice on this image")
                 else:
-                    again.append(task)
+                    again.append(reading)
         gently = True
     finally:
         pool.close(gently)

@@ -113,8 +113,9 @@ def pin_to_core(slot: int) -> None:
 
 
 def serve(engine: str | EngineFactory, conn: multiprocessing.connection.Connection, parent_pid: int, slot: int) -> None:
-    """A worker process's life: build the engine, then answer ``{"index", "path"}`` tasks with
-    results until ``null`` or the pipe closes. A failed engine answers ``{"problem": reason}``."""
+    """A worker process's life: build the engine and say ``{"ready": true}``, then answer
+    ``{"index", "path"}`` tasks with results until ``null`` or the pipe closes. An engine that
+    cannot be built answers ``{"problem": reason}`` instead."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
     os.environ.update(SINGLE_THREAD_ENV)
@@ -127,6 +128,7 @@ def serve(engine: str | EngineFactory, conn: multiprocessing.connection.Connecti
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it as a HopidError
         conn.send_bytes(encode({"problem": f"the OCR engine could not be created: {failure_reason(exc)}"}))
         return
+    conn.send_bytes(encode({"ready": True}))
     while True:
         try:
             task = json.loads(conn.recv_bytes())
