@@ -17,6 +17,7 @@ QUICK = {
     "ocr_images": 48,
     "ocr_rounds": 4,
     "embed_images": 128,
+    "vitb32_images": 32,
     "rounds": 6,
 }
 FULL = {
@@ -26,6 +27,7 @@ FULL = {
     "ocr_images": 160,
     "ocr_rounds": 6,
     "embed_images": 256,
+    "vitb32_images": 64,
     "rounds": 6,
 }
 # key: (comparison, target) as the performance issue sets them; None: reported only
@@ -41,6 +43,10 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "query_warm_ms": ("<=", 50.0),
     "train_step_ratio": ("<=", 2.0),
     "index_bytes_per_vector": None,
+    "vitb32_query_cold_s": ("<=", 1.0),
+    "vitb32_image_query_cold_s": ("<=", 2.0),
+    "vitb32_embed_ratio": (">=", 1.0),
+    "vitb32_query_onnx_mb": None,
 }
 
 
@@ -57,7 +63,8 @@ def run_bench(quick: bool = False, work_dir: Path | None = None, note: Callable[
     """Measure every stage (see docs/performance.md); ``note`` hears which stage runs."""
     from hopid.bench.query import query_cold_s, query_warm_ms
     from hopid.bench.search import bench_encoder, index_bytes_per_vector, search_figures, write_bench_index
-    from hopid.bench.stages import embed_figures, ocr_figures, scene_images, train_step_ratio
+    from hopid.bench.stages import embed_figures, index_time_encoder, ocr_figures, scene_images, train_step_ratio
+    from hopid.bench.vitb32 import vitb32_figures
     from hopid.models.factory import load_encoder
     from hopid.ocr.pool import default_workers
 
@@ -81,9 +88,11 @@ def run_bench(quick: bool = False, work_dir: Path | None = None, note: Callable[
         scenes = scene_images(out / "scenes", max(size["ocr_images"], size["embed_images"]))
         figures |= ocr_figures(scenes[: size["ocr_images"]], workers, size["ocr_rounds"])
         say("image embedding against a plain open_clip loop")
-        figures |= embed_figures(
-            scenes[: size["embed_images"]], load_encoder("tiny", device="cpu"), out, size["rounds"]
-        )
+        tiny, embedded = load_encoder("tiny", device="cpu"), scenes[: size["embed_images"]]
+        ours = index_time_encoder(tiny, out / "towers-tiny")
+        figures |= embed_figures(embedded, tiny, out, size["rounds"], ours)
+        say("a real-size model: random-init ViT-B-32 indexed, queried cold, embedding against open_clip")
+        figures |= vitb32_figures(scenes[: size["vitb32_images"]], out / "vitb32", size["rounds"])
         say("training step, HOPID against CLIP-only")
         figures |= train_step_ratio()
     return figures

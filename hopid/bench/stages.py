@@ -136,12 +136,14 @@ def ocr_figures(paths: list[Path], workers: int, rounds: int = MIN_ROUNDS, warm_
     }
 
 
-def embed_figures(paths: list[Path], encoder, out: Path, rounds: int = MIN_ROUNDS) -> dict:
+def embed_figures(paths: list[Path], encoder, out: Path, rounds: int = MIN_ROUNDS, ours=None) -> dict:
     """embed_overhead: our index embedding stage (``_embed_missing``: load upright, preprocess,
     encode, append Parquet parts) ÷ a plain open_clip loop (open, preprocess, encode_image) with
-    the same model object, batch size and threads, in this process. The two take turns batch by
-    batch (every batch once per pass) for ``rounds`` passes after a warm-up batch; the ratio is
-    the median of the rounds' ratios, the rates come from the median batch times."""
+    the model of ``encoder``, the same batch size and threads, in this process. ``ours`` is the
+    encoder the index embeds with (for a plain CLIP model its ONNX image tower, see
+    :func:`index_time_encoder`; default ``encoder``). The two take turns batch by batch (every
+    batch once per pass) for ``rounds`` passes after a warm-up batch; the ratio is the median of
+    the rounds' ratios, the rates come from the median batch times."""
     import torch
     from PIL import Image
 
@@ -154,7 +156,7 @@ def embed_figures(paths: list[Path], encoder, out: Path, rounds: int = MIN_ROUND
     store, errors = PartStore(out / "bench-vectors", VECTOR_PART_SCHEMA), ErrorLog("bench")
 
     def ours(batch: list[Path]) -> None:
-        _embed_missing(encoder, root, [(p.stem, p.name) for p in batch], store, errors, None)
+        _embed_missing(ours or encoder, root, [(p.stem, p.name) for p in batch], store, errors, None)
 
     def raw(batch: list[Path]) -> None:
         pixels = torch.stack([encoder.preprocess(Image.open(p).convert("RGB")) for p in batch])
@@ -169,6 +171,14 @@ def embed_figures(paths: list[Path], encoder, out: Path, rounds: int = MIN_ROUND
         "embed_images_per_s_ours": per_batch / seconds["hopid"],
         "embed_images_per_s_raw": per_batch / seconds["raw"],
     }
+
+
+def index_time_encoder(encoder, folder: Path):
+    """The encoder ``hopid index`` embeds with for ``encoder``: a plain CLIP model's prepared ONNX
+    image tower (int8 where it agrees with fp32)."""
+    from hopid.models.onnx_clip import OnnxClipEncoder, prepare_towers
+
+    return OnnxClipEncoder.from_towers(prepare_towers(encoder, folder, "int8"), encoder)
 
 
 def _training_step(scene_text: bool, tokens, entities, captions) -> Callable[[], None]:

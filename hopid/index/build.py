@@ -40,6 +40,7 @@ from hopid.index.directory import (
     read_manifest,
 )
 from hopid.models.encoder import ImageEncoder
+from hopid.models.onnx_clip import OnnxClipEncoder, Towers, prepare_towers
 from hopid.ocr.registry import cache_name
 from hopid.ocr.stage import failures, ocr_store, parts_to_ocr_table, run_ocr_parts
 from hopid.progress import Progress
@@ -174,6 +175,7 @@ def build_index(
     ocr_cache: str | Path | None = None,
     index_type: str = "auto",
     shard: tuple[int, int] | None = None,
+    query_precision: str = "int8",
 ) -> IndexSummary:
     """Index ``images_dir``: only new or changed images are read; deleted ones drop out.
 
@@ -184,7 +186,9 @@ def build_index(
 
     ``ocr_cache`` may name another OCR cache (e.g. a dataset's ``.hopid-cache``) to reuse its results;
     without it the index keeps its own under ``cache/``. ``index_type``: auto (by size, see
-    :mod:`hopid.index.choose`), flat, ivfflat, hnsw or ivfpq."""
+    :mod:`hopid.index.choose`), flat, ivfflat, hnsw or ivfpq. A plain CLIP model embeds with its
+    ONNX image tower and answers queries with its ONNX towers (:mod:`hopid.models.onnx_clip`),
+    int8 where ``query_precision`` is int8 and the int8 vectors agree with fp32's."""
     from hopid.ocr.registry import DEFAULT_ENGINE
 
     started = time.monotonic()
@@ -196,8 +200,7 @@ def build_index(
     errors = ErrorLog("index")
     generation, previous, damage = _previous_index(index_dir)
     hash_parts = PartStore(index_dir / "cache" / "hashes", HASH_PART_SCHEMA)
-    for row in hash_parts.read().to_pylist():  # what shards hashed counts as known
-        previous.setdefault(row["key"], {"path": row["key"], **row})
+    previous.update(_pipeline_hashes(hash_parts))  # what shards or a Ray run hashed counts as known
     files = scan_images(root, errors)
     if shard is not None:
         files = [f for f in files if shard_of(f.path, shard[1]) == shard[0]]
@@ -212,8 +215,7 @@ def build_index(
         path_of_hash.setdefault(sha, path)
 
     ocr_parts = ocr_store(Path(ocr_cache) if ocr_cache else index_dir / "cache", engine)
-    vector_key = f"{encoder.fingerprint[:16]}-{cache_name(engine)}" if encoder.needs_ocr else encoder.fingerprint[:16]
-    vector_parts = PartStore(index_dir / "cache" / f"vectors-{vector_key}", VECTOR_PART_SCHEMA)
+    encoder_for_images, vector_parts, towers = image_side(encoder, index_dir, engine, query_precision)
     ocr_now = run_ocr_parts(
         [(sha, image_file(root, path)) for sha, path in path_of_hash.items()],
         ocr_parts,
@@ -223,7 +225,17 @@ def build_index(
     )
     if shard is not None:  # leave the parts as they are: other shards may be writing beside us
         return _finish_shard(
-            index_dir, shard, encoder, root, path_of_hash, ocr_parts, vector_parts, errors, progress, ocr_now, started
+            index_dir,
+            shard,
+            encoder_for_images,
+            root,
+            path_of_hash,
+            ocr_parts,
+            vector_parts,
+            errors,
+            progress,
+            ocr_now,
+            started,
         )
     ocr_table = ocr_parts.compact(set(path_of_hash))
     failed = failures(ocr_table)
@@ -231,7 +243,9 @@ def build_index(
         if sha in failed:
             errors.add(path, failed[sha])
     readable = set(ocr_table.column("key").to_pylist()) - set(failed)
-    embedded_now = _embed_readable(encoder, root, path_of_hash, readable, ocr_table, vector_parts, errors, progress)
+    embedded_now = _embed_readable(
+        encoder_for_images, root, path_of_hash, readable, ocr_table, vector_parts, errors, progress
+    )
     vector_table = vector_parts.compact(set(path_of_hash))
 
     vector_of = dict(
@@ -272,6 +286,7 @@ def build_index(
         index_type=index_type,
         errors=len(errors),
         previous=generation,
+        towers=towers,
     )
     shutil.rmtree(index_dir / "cache" / SHARDS_DIR, ignore_errors=True)
     shutil.rmtree(hash_parts.directory, ignore_errors=True)  # the committed items table has them now
@@ -288,6 +303,49 @@ def build_index(
         plan.factory,
         damage,
     )
+
+
+def known_hashes(index_dir: Path) -> dict[str, dict]:
+    """Path -> ``{sha, size, mtime_ns}`` of every file an earlier run hashed: the committed items,
+    then the hashes a Ray run (or a shard) left in the cache, which are newer."""
+    _, previous, _ = _previous_index(index_dir)
+    previous.update(_pipeline_hashes(PartStore(index_dir / "cache" / "hashes", HASH_PART_SCHEMA)))
+    return previous
+
+
+def _pipeline_hashes(hash_parts: PartStore) -> dict[str, dict]:
+    return {row["key"]: {"path": row["key"], **row} for row in hash_parts.read().to_pylist()}
+
+
+def image_side(
+    encoder: ImageEncoder, index_dir: Path, engine: str, precision: str
+) -> tuple[ImageEncoder, PartStore, Towers | None]:
+    """What embeds the collection's images (a plain CLIP model's ONNX image tower, else the encoder
+    itself: ``encode_images``) and the cache of its vectors; the local and Ray executors both ask
+    here."""
+    towers = _fast_towers(encoder, index_dir, precision)
+    vector_key = f"{encoder.fingerprint[:16]}-{cache_name(engine)}" if encoder.needs_ocr else encoder.fingerprint[:16]
+    if towers is not None:  # the index's vectors come from the ONNX image tower
+        encoder_for_images: ImageEncoder = OnnxClipEncoder.from_towers(towers, encoder)
+        vector_key += "-int8" if towers.image_precision == "int8" else ""
+    else:
+        encoder_for_images = encoder
+    return encoder_for_images, PartStore(index_dir / "cache" / f"vectors-{vector_key}", VECTOR_PART_SCHEMA), towers
+
+
+def _fast_towers(encoder: ImageEncoder, index_dir: Path, precision: str) -> Towers | None:
+    """A plain CLIP model's ONNX towers, prepared once per model and precision under the index's
+    cache; None for other models, or where the export fails here (torch then does the work)."""
+    from hopid.models.factory import ClipEncoder
+
+    if not isinstance(encoder, ClipEncoder):
+        return None
+    try:
+        return prepare_towers(
+            encoder, index_dir / "cache" / f"towers-{encoder.fingerprint[:16]}-{precision}", precision
+        )
+    except Exception:  # noqa: BLE001 - no exporter or runtime for this model here: torch embeds and queries
+        return None
 
 
 def _embed_readable(
@@ -354,11 +412,13 @@ def save_index(
     index_type: str = "auto",
     errors: int = 0,
     previous: Generation | None = None,
+    towers: Towers | None = None,
 ) -> IndexPlan:
     """Write the searchable files of an index (FAISS index, vectors, items, OCR, the ONNX query
     encoder) into a new generation folder, then commit it by replacing the manifest (see
     :mod:`hopid.index.directory`); ``previous`` (a checked generation) lends its exported query
-    encoder when the model is the same. Returns the index plan chosen for these vectors."""
+    encoder when the model is the same; ``towers``: a plain CLIP model's prepared ONNX towers.
+    Returns the index plan chosen for these vectors."""
     from hopid.index.query_side import export_query_encoder
     from hopid.scenetext.lexical import LexicalIndex
 
@@ -380,7 +440,7 @@ def save_index(
         "ocr_engine": ocr_engine,
         "faiss_index": plan.factory,
         "index_kind": plan.kind,
-        "query_model": export_query_encoder(encoder, folder, previous),  # query.onnx: queries without torch
+        "query_model": export_query_encoder(encoder, folder, previous, towers),  # query.onnx: queries without torch
         "images": len(vectors),
         "errors": errors,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -12,16 +12,28 @@ from pathlib import Path
 
 import numpy as np
 
-from hopid.index.directory import QUERY_ENTITIES, QUERY_INFO, QUERY_MODEL, QUERY_REFERENCES, Generation
+from hopid.index.directory import (
+    QUERY_ENTITIES,
+    QUERY_IMAGE_MODEL,
+    QUERY_INFO,
+    QUERY_MODEL,
+    QUERY_REFERENCES,
+    Generation,
+)
 from hopid.models.encoder import TextEncoder
+from hopid.models.onnx_clip import IMAGE_GRAPH, TEXT_GRAPH, Towers
 
-QUERY_FILES = (QUERY_MODEL, QUERY_INFO, QUERY_ENTITIES, QUERY_REFERENCES)
+QUERY_FILES = (QUERY_MODEL, QUERY_IMAGE_MODEL, QUERY_INFO, QUERY_ENTITIES, QUERY_REFERENCES)
 
 
-def export_query_encoder(encoder: TextEncoder, index_dir: Path, previous: Generation | None = None) -> bool:
+def export_query_encoder(
+    encoder: TextEncoder, index_dir: Path, previous: Generation | None = None, towers: Towers | None = None
+) -> bool:
     """Write the ONNX text side of ``encoder`` (plain CLIP or a trained run) into the generation
-    folder ``index_dir``, linked from ``previous`` when that exported the same model; False
-    (nothing written) for other encoders or when the export is not possible here."""
+    folder ``index_dir``: a plain CLIP model's prepared ``towers`` (text and image, optimized,
+    int8 where that was kept) are linked in; else the text side is exported, or linked from
+    ``previous`` when that exported the same model. False (nothing written) for other encoders
+    or when the export is not possible here."""
     from hopid.data.schema import atomic_write_bytes
     from hopid.entities.light import LIGHT_FILE
     from hopid.models.factory import ClipEncoder
@@ -33,6 +45,17 @@ def export_query_encoder(encoder: TextEncoder, index_dir: Path, previous: Genera
     if run and not (encoder.tagger_dir / LIGHT_FILE).is_file():
         return False
     info_path = index_dir / QUERY_INFO
+    if towers is not None and not run:
+        context_length = int(encoder.tokenizer(["a photo"]).shape[1])
+        if not _same_tokens(encoder.tokenizer, context_length):
+            return False
+        _link_or_copy(towers.folder / TEXT_GRAPH, index_dir / QUERY_MODEL)
+        _link_or_copy(towers.folder / IMAGE_GRAPH, index_dir / QUERY_IMAGE_MODEL)
+        info = {"kind": "clip", "context_length": context_length, "dim": encoder.dim}
+        info |= {"optimized": True} | {k: v for k, v in towers.facts.items() if k in ("fingerprint", "preprocess")}
+        info |= {tower: towers.facts[tower] for tower in ("text", "image")}
+        atomic_write_bytes(info_path, lambda tmp: Path(tmp).write_text(json.dumps(info)))
+        return True
     if previous is not None and _exported_fingerprint(previous) == encoder.fingerprint:
         for name in QUERY_FILES:
             if previous.has(name):

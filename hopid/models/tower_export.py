@@ -99,7 +99,9 @@ def _export(module, example: tuple, input_name: str, path: Path) -> None:
 
 
 def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantization of the graph at ``source`` into ``target``."""
+    """Dynamic int8 quantization of the graph at ``source`` into ``target``, one scale per output
+    channel (per tensor moved a random-init ViT-B/32 text tower's top 10 too far: overlap 0.93
+    against 0.98 per channel)."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -111,7 +113,7 @@ def quantize_int8(source: Path, target: Path) -> None:
     root = logging.getLogger()
     root.addFilter(not_the_preprocessing_advice)
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
     finally:
         root.removeFilter(not_the_preprocessing_advice)
 

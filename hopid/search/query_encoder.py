@@ -5,7 +5,9 @@ Importing torch and open_clip costs seconds, spaCy seconds more; onnxruntime a f
 context length, ...) into the index's generation, and ``hopid query`` then encodes its text with
 onnxruntime and the pure-Python tokenizer of :mod:`hopid.models.bpe`:
 
-- a plain CLIP model: its text tower (token ids -> L2-normalised vector), :class:`OnnxTextEncoder`;
+- a plain CLIP model: its text and image towers, optimized and int8 where that agrees with
+  fp32 (``query.onnx``, ``query-image.onnx``), :class:`hopid.models.onnx_clip.OnnxClipEncoder`:
+  text and image queries without torch (an index from before keeps :class:`OnnxTextEncoder`);
 - a trained run: its whole text side (:mod:`hopid.models.query_export`), with the entity words
   found by the run's light tagger (``query-entities.json``, :mod:`hopid.entities.light`)
   instead of spaCy, and MMRef's references (``query-references.npy``) for re-ranking:
@@ -24,6 +26,7 @@ import numpy as np
 from hopid.errors import HopidError
 from hopid.index.directory import (
     QUERY_ENTITIES,
+    QUERY_IMAGE_MODEL,
     QUERY_INFO,
     QUERY_MODEL,
     QUERY_REFERENCES,
@@ -31,6 +34,8 @@ from hopid.index.directory import (
     open_generation,
 )
 from hopid.models.encoder import EntityEncoder, ReferenceEncoder, TextEncoder, encode_with_own_entities
+from hopid.models.onnx_clip import OnnxClipEncoder
+from hopid.models.tower_export import open_session
 from hopid.scenetext.fusion import DEFAULT_ALPHA
 
 
@@ -52,6 +57,9 @@ def open_query_encoder(index: Path | Generation, spec, fingerprint: str):
     if run and not generation.has(QUERY_ENTITIES):
         return None
     try:
+        if not run and generation.has(QUERY_IMAGE_MODEL) and OnnxClipEncoder.can_read(facts):
+            image_graph = generation.path(QUERY_IMAGE_MODEL)
+            return OnnxClipEncoder(generation.path(QUERY_MODEL), image_graph, facts, spec, int(facts["dim"]))
         kind = OnnxRunTextEncoder if run else OnnxTextEncoder
         return kind(generation.folder, spec, facts)
     except Exception as exc:  # noqa: BLE001 - onnxruntime, numpy and the tagger each fail in their own way
@@ -65,15 +73,9 @@ class OnnxTextEncoder(TextEncoder):
     fusion_alpha = DEFAULT_ALPHA
 
     def __init__(self, index_dir: Path, spec, info: dict) -> None:
-        import onnxruntime
-
         from hopid.models.bpe import ClipBPE
 
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(
-            str(index_dir / QUERY_MODEL), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = open_session(index_dir / QUERY_MODEL, optimized=bool(info.get("optimized")))
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.tokenizer = ClipBPE(context_length=info["context_length"])
         self.fingerprint = info["fingerprint"]
