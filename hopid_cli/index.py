@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +21,13 @@ from hopid_cli.common import (
 
 @handle_errors
 def index(
-    images_dir: Annotated[Path, typer.Argument(help="Folder of images (searched recursively).")],
+    images_dir: Annotated[
+        str,
+        typer.Argument(
+            metavar="SOURCE",
+            help="Folder of images (searched recursively); with --executor ray also a URI pyarrow reads (s3://...).",
+        ),
+    ],
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = "tiny",
     ocr_engine: Annotated[str | None, typer.Option(help="OCR engine (default: the measured best).")] = None,
     ocr_quality: Annotated[
@@ -42,44 +47,82 @@ def index(
             "ivfflat, hnsw or ivfpq."
         ),
     ] = "auto",
-    shard: Annotated[
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where the work runs: local (this machine's OCR processes) or ray (a Ray Data pipeline: OCR "
+            'and embedding actor pools, on a Ray cluster or a Ray started here; pip install "hopid\\[ray]"; '
+            "docs/scale.md)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
         str | None,
         typer.Option(
-            help="I/N: only OCR and embed shard I of N (by path), into the index's cache; run the shards "
-            "anywhere (same folder), then `hopid index` without --shard merges them. Under torchrun, "
-            "RANK/WORLD_SIZE pick the shard and rank 0 merges."
+            help="--executor ray: the cluster's head (HOST:PORT, ray://HOST:PORT or auto); default: start Ray here."
         ),
     ] = None,
+    ocr_actors: Annotated[
+        int | None, typer.Option(min=1, help="--executor ray: OCR actors (default: one per CPU of the cluster).")
+    ] = None,
+    embed_actors: Annotated[
+        int | None, typer.Option(min=1, help="--executor ray: embedding actors (default: one per GPU, else one).")
+    ] = None,
+    shard: Annotated[str | None, typer.Option(hidden=True, help="Gone: use --executor ray.")] = None,
+    query_precision: Annotated[
+        str,
+        typer.Option(
+            help="int8: a plain CLIP model's ONNX towers quantized where their vectors agree with fp32 "
+            "(cosine >= 0.99, top-10 overlap >= 0.95; faster to load and run), else fp32 (docs/performance.md)."
+        ),
+    ] = "int8",
 ) -> None:
     """Index new or changed images only; deleted ones drop out; an interrupted run resumes."""
     from hopid.errors import HopidError
-    from hopid.index.build import build_index, parse_shard
+    from hopid.index.build import build_index
     from hopid.index.choose import INDEX_KINDS
     from hopid.models.factory import load_encoder
     from hopid.models.spec import parse_model_spec
-    from hopid.ocr.pool import default_workers
+    from hopid.models.tower_export import PRECISIONS
     from hopid.ocr.registry import DEFAULT_ENGINE, engine_problem, engine_spec
 
-    if not images_dir.is_dir():
+    if shard is not None or torchrun_launch().size > 1:
+        raise HopidError(
+            "--shard and torchrun are gone from hopid index: run it once with --executor ray "
+            "(a Ray cluster, or Ray on this machine; docs/scale.md)"
+        )
+    if executor not in ("local", "ray"):
+        raise HopidError(f"--executor {executor!r}: choose local or ray")
+    ray_only = {"--ray-address": ray_address, "--ocr-actors": ocr_actors, "--embed-actors": embed_actors}
+    if executor == "local" and (given := [name for name, value in ray_only.items() if value is not None]):
+        raise HopidError(f"{', '.join(given)}: only with --executor ray")
+    if executor == "ray" and workers is not None:
+        raise HopidError("--workers: with --executor ray, size the OCR stage with --ocr-actors")
+    if "://" not in images_dir and not Path(images_dir).is_dir():
         raise HopidError(f"{images_dir}: no such folder")
     parse_model_spec(model)
     if ocr_engine or ocr_quality != "fast":
         ocr_engine = engine_spec(ocr_engine or DEFAULT_ENGINE, ocr_quality)
         if problem := engine_problem(ocr_engine):
             raise HopidError(problem)
+    if query_precision not in PRECISIONS:
+        raise HopidError(f"--query-precision {query_precision!r}: choose {' or '.join(PRECISIONS)}")
     if index_type not in ("auto", *INDEX_KINDS):
         raise HopidError(f"--index-type {index_type!r}: choose auto, {', '.join(INDEX_KINDS)}")
-    parsed = parse_shard(shard) if shard else None
-    world, rank = torchrun_launch().size, torchrun_launch().rank
-    if parsed is None and world > 1:  # torchrun: one shard per process
-        parsed = (rank, world)
-        workers = workers or max(1, default_workers() // world)
+    if executor == "ray":
+        from hopid.index.ray_executor import import_ray
+
+        import_ray()  # a one-line error before the model loads when Ray is not installed
     encoder = load_encoder(model)
-    options = {"index_dir": index_dir, "ocr_engine": ocr_engine, "workers": workers, "index_type": index_type}
+    options = {"index_dir": index_dir, "ocr_engine": ocr_engine, "index_type": index_type}
+    options["query_precision"] = query_precision
     with terminate_as_interrupt(), progress_bar() as update:
-        summary = build_index(images_dir, encoder, progress=update, shard=parsed, **options)
-        if world > 1 and shard is None and rank == 0:
-            summary = _merge_when_done(images_dir, encoder, summary.index_dir, world, update, options)
+        if executor == "ray":
+            from hopid.index.ray_executor import index_with_ray
+
+            ray = {"address": ray_address, "ocr_actors": ocr_actors, "embed_actors": embed_actors}
+            summary = index_with_ray(images_dir, encoder, progress=update, **ray, **options)
+        else:
+            summary = build_index(images_dir, encoder, progress=update, workers=workers, **options)
     if summary.errors:
         err.print(
             f"[yellow]{summary.errors} file(s) could not be indexed[/]: see {summary.index_dir / 'errors.parquet'}"
@@ -91,13 +134,3 @@ def index(
         err.print(f"[yellow]repaired[/]: rebuilt from the cache; the previous index was unusable: {why}")
     rows = {key: value for key, value in vars(summary).items() if key != "repaired"}
     out.print(summary_table(f"index {summary.index_dir}", rows))
-
-
-def _merge_when_done(images_dir: Path, encoder, index_dir: Path, world: int, update, options: dict):
-    """Rank 0 under torchrun: wait for every shard, then build the index from their parts."""
-    from hopid.index.build import build_index, shards_done
-
-    while len(done := shards_done(index_dir, world)) < world:
-        update("shards done", len(done), world)
-        time.sleep(1.0)
-    return build_index(images_dir, encoder, progress=update, **options)

@@ -162,30 +162,6 @@ def test_items_table_is_well_formed(photos, tiny_encoder):
     assert table["sha"].n_unique() == table.height
 
 
-def test_two_shards_then_a_merge_give_the_same_index_as_one_run(tmp_path, tiny_encoder):
-    import shutil
-
-    import numpy as np
-
-    for name, words in WORDS.items():
-        render_words(tmp_path / "one" / name, words)
-    render_words(tmp_path / "one" / "sub" / "exit.png", ["EXIT"])
-    shutil.copytree(tmp_path / "one", tmp_path / "sharded")
-    build_index(tmp_path / "one", tiny_encoder)
-    sharded = tmp_path / "sharded"
-    for shard in ("0/2", "1/2"):
-        result = runner.invoke(app, ["index", str(sharded), "--shard", shard, "--workers", "1"])
-        assert result.exit_code == 0, result.output
-        assert not (sharded / ".hopid" / "manifest.json").exists()  # a shard builds no index
-    merged = build_index(sharded, tiny_encoder)
-    assert merged.ocr_now == 0 and merged.embedded_now == 0  # the shards did all the reading
-    single = tmp_path / "one" / ".hopid"
-    assert items(sharded / ".hopid")["path"].to_list() == items(single)["path"].to_list()
-    assert np.allclose(np.load(current(sharded / ".hopid", "vectors.npy")), np.load(current(single, "vectors.npy")))
-    bad = runner.invoke(app, ["index", str(sharded), "--shard", "2/2"])
-    assert bad.exit_code == 2 and "N-1" in bad.output
-
-
 def test_export_for_other_tools(photos, tiny_encoder, tmp_path):
     import numpy as np
 
@@ -200,24 +176,6 @@ def test_export_for_other_tools(photos, tiny_encoder, tmp_path):
     assert np.allclose(vectors, np.load(current(photos / ".hopid", "vectors.npy")))
     again = runner.invoke(app, ["export", str(out), "--index", str(photos / ".hopid")])
     assert again.exit_code == 2 and "not empty" in again.output
-
-
-@pytest.mark.slow
-def test_torchrun_indexes_one_shard_per_process_and_rank_zero_merges(tmp_path):
-    import json
-    import shutil
-    import subprocess
-    import sys
-
-    for name, words in WORDS.items():
-        render_words(tmp_path / "photos" / name, words)
-    torchrun = shutil.which("torchrun") or f"{sys.executable} -m torch.distributed.run"
-    command = [*torchrun.split(), "--nproc-per-node", "2", "-m", "hopid_cli", "index", str(tmp_path / "photos")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    index_dir = tmp_path / "photos" / ".hopid"
-    assert json.loads((index_dir / "manifest.json").read_text())["images"] == len(WORDS)
-    assert not (index_dir / "cache" / "shards").exists()  # the merge cleared the shard markers
 
 
 def test_loading_a_model_leaves_the_environment_and_the_hub_mode_alone(monkeypatch):

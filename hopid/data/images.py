@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -61,12 +63,21 @@ def upright_rgb(image: Image.Image) -> Image.Image:
 def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open ``path`` as an upright (EXIF-rotated) RGB image; raise ImageLoadError otherwise."""
     path = Path(path)
-    if path.suffix.lower() in HEIC_SUFFIXES:
+    return _upright_from(path, path.suffix, lambda: path.stat().st_size, max_pixels)
+
+
+def decode_rgb(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """The bytes of an image file named ``name`` (for its suffix) as :func:`load_rgb` gives the file."""
+    return _upright_from(io.BytesIO(data), Path(name).suffix, lambda: len(data), max_pixels)
+
+
+def _upright_from(source: Path | io.BytesIO, suffix: str, size: Callable[[], int], max_pixels: int) -> Image.Image:
+    if suffix.lower() in HEIC_SUFFIXES:
         heic_supported()
     try:
-        if path.stat().st_size == 0:
+        if size() == 0:
             raise ImageLoadError("empty file (0 bytes)")
-        with Image.open(path) as opened:
+        with Image.open(source) as opened:
             width, height = opened.size
             if width * height > max_pixels:
                 raise ImageLoadError(f"image too large ({width}x{height} pixels, limit {max_pixels:,})")

@@ -32,11 +32,13 @@ class PartStore:
             return []
         return sorted(self.directory.glob("part-*.parquet"), key=lambda p: p.stat().st_mtime_ns)
 
-    def append(self, rows: list[dict]) -> None:
+    def append(self, rows: list[dict], tag: str | None = None) -> None:
+        """Write ``rows`` as a new part; a part ``tag``ged like an earlier one replaces it (a batch
+        run again by a retry is then stored once)."""
         if not rows:
             return
         table = pa.Table.from_pylist(rows, schema=self.schema)
-        name = f"part-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
+        name = f"part-{tag or f'{os.getpid()}-{uuid.uuid4().hex[:12]}'}.parquet"
         atomic_write_bytes(self.directory / name, lambda tmp: pq.write_table(table, tmp))
 
     def read(self) -> pa.Table:

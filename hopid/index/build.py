@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.data.parts import PartStore
 from hopid.data.scan import ImageFile, content_hash, image_file, scan_images
-from hopid.data.schema import SCHEMA_VERSION, atomic_write_bytes, read_table, write_table
+from hopid.data.schema import SCHEMA_VERSION, read_table, write_table
 from hopid.errors import HopidError
 from hopid.index.choose import IndexPlan, build_faiss, plan_index, write_faiss
 from hopid.index.directory import (
@@ -48,11 +47,10 @@ from hopid.progress import Progress
 EMBED_BATCH = 32
 
 VECTOR_PART_SCHEMA = pa.schema([("key", pa.string()), ("vector", pa.list_(pa.float32()))])
-# content hashes a shard computed (key: the image path), for the run that merges the shards
+# content hashes a Ray run computed (key: the image path), for the step that commits its index
 HASH_PART_SCHEMA = pa.schema(
     [("key", pa.string()), ("sha", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64())]
 )
-SHARDS_DIR = "shards"
 ITEM_COLUMNS = {  # items.parquet: one row per indexed image, row-aligned with the vectors
     "path": pl.String,
     "sha": pl.String,
@@ -61,28 +59,6 @@ ITEM_COLUMNS = {  # items.parquet: one row per indexed image, row-aligned with t
     "width": pl.Int32,
     "height": pl.Int32,
 }
-
-
-def shard_of(path: str, shards: int) -> int:
-    """The shard an image path belongs to: stable across runs and machines."""
-    return zlib.crc32(path.encode()) % shards
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"I/N"`` as ``(I, N)`` with ``0 <= I < N``; a one-line error otherwise."""
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise HopidError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
-    if not 0 <= index < count:
-        raise HopidError(f"--shard {text!r}: I must be from 0 to N-1")
-    return index, count
-
-
-def shards_done(index_dir: Path, count: int) -> list[int]:
-    """Which of ``count`` shards have finished their OCR and embedding."""
-    folder = index_dir / "cache" / SHARDS_DIR
-    return [i for i in range(count) if (folder / f"{i}-of-{count}.done").is_file()]
 
 
 @dataclass
@@ -174,15 +150,9 @@ def build_index(
     progress: Progress | None = None,
     ocr_cache: str | Path | None = None,
     index_type: str = "auto",
-    shard: tuple[int, int] | None = None,
     query_precision: str = "int8",
 ) -> IndexSummary:
     """Index ``images_dir``: only new or changed images are read; deleted ones drop out.
-
-    ``shard=(i, n)`` does only the OCR and embedding of the images of shard ``i`` of ``n`` (by
-    path), leaving Parquet parts in the index's cache; a run without ``shard`` then merges every
-    shard's parts into the index (reading nothing again). Shards may run at the same time, in
-    separate processes or on machines sharing the folder.
 
     ``ocr_cache`` may name another OCR cache (e.g. a dataset's ``.hopid-cache``) to reuse its results;
     without it the index keeps its own under ``cache/``. ``index_type``: auto (by size, see
@@ -200,16 +170,9 @@ def build_index(
     errors = ErrorLog("index")
     generation, previous, damage = _previous_index(index_dir)
     hash_parts = PartStore(index_dir / "cache" / "hashes", HASH_PART_SCHEMA)
-    previous.update(_pipeline_hashes(hash_parts))  # what shards or a Ray run hashed counts as known
+    previous.update(_pipeline_hashes(hash_parts))  # what a Ray run hashed counts as known
     files = scan_images(root, errors)
-    if shard is not None:
-        files = [f for f in files if shard_of(f.path, shard[1]) == shard[0]]
     hashes = _hashes(root, files, previous, errors)
-    if shard is not None:
-        by_path = {f.path: f for f in files}
-        hash_parts.append(
-            [{"key": p, "sha": h, "size": by_path[p].size, "mtime_ns": by_path[p].mtime_ns} for p, h in hashes.items()]
-        )
     path_of_hash: dict[str, str] = {}
     for path, sha in hashes.items():
         path_of_hash.setdefault(sha, path)
@@ -223,20 +186,6 @@ def build_index(
         workers=workers,
         progress=progress,
     )
-    if shard is not None:  # leave the parts as they are: other shards may be writing beside us
-        return _finish_shard(
-            index_dir,
-            shard,
-            encoder_for_images,
-            root,
-            path_of_hash,
-            ocr_parts,
-            vector_parts,
-            errors,
-            progress,
-            ocr_now,
-            started,
-        )
     ocr_table = ocr_parts.compact(set(path_of_hash))
     failed = failures(ocr_table)
     for path, sha in hashes.items():
@@ -272,7 +221,7 @@ def build_index(
     paths_of_hash: dict[str, list[str]] = {}
     for path in live:
         paths_of_hash.setdefault(hashes[path], []).append(path)
-    ocr = parts_to_ocr_table(ocr_table, paths_of_hash, engine)
+    ocr = parts_to_ocr_table(ocr_table, paths_of_hash, engine).sort(["image_id", "token_index"])  # any part order
 
     errors.save(index_dir)
     plan = save_index(
@@ -288,7 +237,6 @@ def build_index(
         previous=generation,
         towers=towers,
     )
-    shutil.rmtree(index_dir / "cache" / SHARDS_DIR, ignore_errors=True)
     shutil.rmtree(hash_parts.directory, ignore_errors=True)  # the committed items table has them now
     removed = len(set(previous) - set(hashes))
     return IndexSummary(
@@ -307,7 +255,7 @@ def build_index(
 
 def known_hashes(index_dir: Path) -> dict[str, dict]:
     """Path -> ``{sha, size, mtime_ns}`` of every file an earlier run hashed: the committed items,
-    then the hashes a Ray run (or a shard) left in the cache, which are newer."""
+    then the hashes a Ray run left in the cache, which are newer."""
     _, previous, _ = _previous_index(index_dir)
     previous.update(_pipeline_hashes(PartStore(index_dir / "cache" / "hashes", HASH_PART_SCHEMA)))
     return previous
@@ -364,40 +312,6 @@ def _embed_readable(
     todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have]
     ocr_of = _tokens_of_parts(ocr_table) if encoder.needs_ocr else None
     return _embed_missing(encoder, root, todo, vector_parts, errors, progress, ocr_of)
-
-
-def _finish_shard(
-    index_dir: Path,
-    shard: tuple[int, int],
-    encoder: ImageEncoder,
-    root: Path,
-    path_of_hash: dict[str, str],
-    ocr_parts: PartStore,
-    vector_parts: PartStore,
-    errors: ErrorLog,
-    progress: Progress | None,
-    ocr_now: int,
-    started: float,
-) -> IndexSummary:
-    """Embed a shard's readable images into the shared parts and mark the shard done."""
-    ocr_table = ocr_parts.read()
-    mine = set(path_of_hash)
-    ocr_table = ocr_table.filter(pa.array([k in mine for k in ocr_table.column("key").to_pylist()], pa.bool_()))
-    readable = set(ocr_table.column("key").to_pylist()) - set(failures(ocr_table))
-    embedded_now = _embed_readable(encoder, root, path_of_hash, readable, ocr_table, vector_parts, errors, progress)
-    marker = index_dir / "cache" / SHARDS_DIR / f"{shard[0]}-of-{shard[1]}.done"
-    atomic_write_bytes(marker, lambda tmp: Path(tmp).write_text(f"{len(path_of_hash)} images\n"))
-    return IndexSummary(
-        index_dir,
-        len(path_of_hash),
-        ocr_now,
-        embedded_now,
-        len(readable) - embedded_now,
-        0,
-        len(errors),
-        time.monotonic() - started,
-        f"shard {shard[0]}/{shard[1]} (merge with `hopid index` without --shard)",
-    )
 
 
 def save_index(

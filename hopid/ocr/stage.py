@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def run_ocr_parts(
     Ctrl-C, SIGTERM turned into KeyboardInterrupt), so a rerun reads only what is left."""
     from hopid.ocr.pool import ocr_paths
 
-    done = _done(store)
+    done = done_keys(store)
     todo = [(key, path) for key, path in items if key not in done]
     if progress:
         progress("ocr", 0, len(todo))
@@ -67,21 +68,22 @@ def run_ocr_parts(
     last_flush = time.monotonic()
     finished = 0
     try:
-        for result in ocr_paths([path for _, path in todo], engine, workers):
-            key, _ = todo[result.index]
-            finished += 1
-            pending.append(_part_row(key, result))
-            if len(pending) >= FLUSH_ITEMS or time.monotonic() - last_flush > FLUSH_SECONDS:
-                store.append(pending)
-                pending, last_flush = [], time.monotonic()
-            if progress:
-                progress("ocr", finished, len(todo))
+        with closing(ocr_paths([path for _, path in todo], engine, workers)) as results:  # stops the workers
+            for result in results:
+                key, _ = todo[result.index]
+                finished += 1
+                pending.append(_part_row(key, result))
+                if len(pending) >= FLUSH_ITEMS or time.monotonic() - last_flush > FLUSH_SECONDS:
+                    store.append(pending)
+                    pending, last_flush = [], time.monotonic()
+                if progress:
+                    progress("ocr", finished, len(todo))
     finally:
         store.append(pending)
     return finished
 
 
-def _done(store: PartStore) -> set[str]:
+def done_keys(store: PartStore) -> set[str]:
     """Keys already read, less the failures of older versions that were not the image's fault."""
     rows = store.read().select(["key", "error"]).to_pylist()
     return {row["key"] for row in rows if not (row["error"] and _stale(row["error"]))}

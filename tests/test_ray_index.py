@@ -1,0 +1,178 @@
+"""hopid index --executor ray: a Ray Data pipeline (in-process Ray on 2 CPUs) leaves the same index
+as the local executor, resumes, survives a dead OCR actor, and fails in one line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from conftest import cold_query, render_words
+from typer.testing import CliRunner
+
+from hopid.errors import HopidError
+from hopid.index.build import build_index
+from hopid.index.ray_executor import check_reachable, index_with_ray, plan_stages
+from hopid.ocr.stage import OCR_PART_SCHEMA
+from hopid_cli.app import app
+
+ray = pytest.importorskip("ray", reason='needs pip install "hopid[ray]"')
+runner = CliRunner()
+WORDS = {
+    "zorbex.png": ["ZORBEX"],
+    "klaxo.png": ["Klaxo", "Bakery"],
+    "mirelta.jpg": ["MIRELTA"],
+    "nums.png": ["Gate", "63"],
+    "sub/exit.png": ["EXIT"],
+}
+CRASH_SIZE = (480, 201)  # the image the crashing engine dies on
+
+
+@pytest.fixture(scope="module")
+def ray_here():
+    """One in-process Ray for the module, sized for this 2-core machine."""
+    ray.init(num_cpus=2, object_store_memory=256 * 1024**2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def folder(root: Path) -> Path:
+    for name, words in WORDS.items():
+        render_words(root / name, words)
+    (root / "broken.jpg").write_bytes(b"not a picture")
+    return root
+
+
+def generation_files(index_dir: Path) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame, dict]:
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    folder_ = index_dir / manifest["generation"]
+    ocr = pl.read_parquet(folder_ / "ocr.parquet").sort(["image_id", "token_index"])
+    return pl.read_parquet(folder_ / "items.parquet"), np.load(folder_ / "vectors.npy"), ocr, manifest
+
+
+def part_rows(store: Path) -> Counter:
+    """How often each key is stored across the parts, without the reader's last-row-wins."""
+    return Counter(k for part in store.glob("part-*.parquet") for k in pq.read_table(part)["key"].to_pylist())
+
+
+def crashing_engine(threads: int, marker: str):
+    """rapidocr, except that the first actor to read a 480x201 image dies (os._exit) doing it."""
+    from hopid.ocr.registry import create_engine
+
+    engine = create_engine("rapidocr", threads=threads)
+    read = engine.read
+    marker = Path(marker)
+
+    def read_or_die(image):
+        if image.size == CRASH_SIZE and not marker.exists():
+            marker.touch()
+            os._exit(1)
+        return read(image)
+
+    engine.read = read_or_die
+    return engine
+
+
+@pytest.mark.slow
+def test_ray_and_local_indexes_of_one_folder_are_the_same(tmp_path, tiny_encoder, ray_here):
+    images = folder(tmp_path / "photos")
+    shutil.copy(images / "zorbex.png", images / "sub" / "same-bytes.png")  # one content under two names
+    local = build_index(images, tiny_encoder, index_dir=tmp_path / "local", workers=2)
+    summary = index_with_ray(images, tiny_encoder, index_dir=tmp_path / "ray")
+    assert (summary.images, summary.errors) == (local.images, local.errors) == (6, 1)
+    assert summary.ocr_now >= local.ocr_now == 6  # Ray may read a content new under two names twice
+    assert summary.index == local.index
+    items_l, vectors_l, ocr_l, manifest_l = generation_files(tmp_path / "local")
+    items_r, vectors_r, ocr_r, manifest_r = generation_files(tmp_path / "ray")
+    assert items_r.drop("mtime_ns").equals(items_l.drop("mtime_ns"))
+    assert np.abs(vectors_r - vectors_l).max() <= 1e-5
+    assert ocr_r.equals(ocr_l) and "ZORBEX" in ocr_r["text"].to_list()
+    same = ("model_fingerprint", "faiss_index", "index_kind", "images", "errors", "ocr_engine", "dim")
+    assert {k: manifest_r[k] for k in same} == {k: manifest_l[k] for k in same}
+    broken = pl.read_parquet(tmp_path / "ray" / "errors.parquet")
+    assert broken["item"].to_list() == ["broken.jpg"] and "not an image" in broken["reason"][0]
+    for text in ("zorbex", "bakery gate"):
+        hits_l, _ = cold_query(tmp_path / "local", text)
+        hits_r, _ = cold_query(tmp_path / "ray", text)
+        assert [h["path"] for h in hits_r] == [h["path"] for h in hits_l]
+        assert np.allclose([h["score"] for h in hits_r], [h["score"] for h in hits_l], atol=1e-5)
+    again = index_with_ray(images, tiny_encoder, index_dir=tmp_path / "ray")  # nothing left to do: Ray not needed
+    assert (again.ocr_now, again.embedded_now, again.reused) == (0, 0, 6)
+
+
+@pytest.mark.slow
+def test_a_dead_ocr_actor_and_an_interrupted_run_lose_and_duplicate_nothing(tmp_path, tiny_encoder, ray_here):
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test engine reaches the actors
+    images = folder(tmp_path / "photos")
+    render_words(images / "crash.png", ["CRASH"], size=CRASH_SIZE)
+    marker = tmp_path / "crashed-once"
+    engine = functools.partial(crashing_engine, marker=str(marker))
+    summary = index_with_ray(images, tiny_encoder, index_dir=tmp_path / "ray", engine_factory=engine)
+    assert marker.exists()  # an actor did die mid-batch
+    assert (summary.images, summary.errors) == (6, 1)  # the crash image was read again, not recorded
+    assert set(part_rows(next((tmp_path / "ray" / "cache").glob("vectors-*"))).values()) == {1}
+    items, vectors, ocr, _ = generation_files(tmp_path / "ray")
+    assert "CRASH" in ocr.filter(pl.col("image_id") == "crash.png")["text"].to_list()
+    cache = tmp_path / "ray" / "cache"
+    assert not (cache / "ray-attempts").exists()
+    # a run interrupted after part of its work: the parts of two images are lost, the rest stay
+    store = next(cache.glob("ocr-*"))
+    table = pq.read_table(next(store.glob("part-*.parquet")), schema=OCR_PART_SCHEMA)
+    lost = set(items["sha"].to_list()[:2])
+    keep = table.filter(pl.Series([k not in lost for k in table["key"].to_pylist()]).to_arrow())
+    for part in store.glob("part-*.parquet"):
+        part.unlink()
+    pq.write_table(keep, store / "part-kept.parquet")
+    vectors_dir = next(cache.glob("vectors-*"))
+    resumed = index_with_ray(images, tiny_encoder, index_dir=tmp_path / "ray")
+    assert resumed.ocr_now == 2 and resumed.embedded_now == 0  # only the lost OCR is redone
+    assert set(part_rows(vectors_dir).values()) == {1}
+    items_after, vectors_after, ocr_after, _ = generation_files(tmp_path / "ray")
+    assert items_after.drop("mtime_ns").equals(items.drop("mtime_ns"))
+    assert np.abs(vectors_after - vectors).max() <= 1e-5 and ocr_after.equals(ocr)
+
+
+def test_stage_sizes_fit_the_cluster():
+    two_cores = plan_stages(2, 0)
+    assert (two_cores.ocr_actors, two_cores.embed_actors, two_cores.embed_gpus) == (2, 1, 0.0)
+    assert 2 * two_cores.ocr_cpus + two_cores.embed_cpus <= 2 - 0.2
+    gpus = plan_stages(64, 4)
+    assert (gpus.ocr_actors, gpus.embed_actors, gpus.embed_gpus, gpus.ocr_cpus) == (64, 4, 1.0, 0.966)
+    assert plan_stages(8, 0, ocr_actors=4).embed_threads == 4
+    with pytest.raises(HopidError, match="too few"):
+        plan_stages(0.5, 0)
+
+
+def test_an_unreachable_ray_address_is_one_line(tmp_path):
+    with pytest.raises(HopidError, match="no Ray head answers"):
+        check_reachable("127.0.0.1:9")
+    with pytest.raises(HopidError, match="HOST:PORT"):
+        check_reachable("nowhere")
+    render_words(tmp_path / "photos" / "a.png", ["ONE"])
+    result = runner.invoke(
+        app, ["index", str(tmp_path / "photos"), "--executor", "ray", "--ray-address", "127.0.0.1:9"]
+    )
+    assert result.exit_code == 2 and "no Ray head answers" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_ray_options_and_the_old_shards_are_one_line_errors(tmp_path):
+    render_words(tmp_path / "photos" / "a.png", ["ONE"])
+    for args, message in (
+        (["--shard", "0/2"], "--executor ray"),
+        (["--ocr-actors", "2"], "only with --executor ray"),
+        (["--executor", "spark"], "choose local or ray"),
+        (["--executor", "ray", "--workers", "2"], "--ocr-actors"),
+    ):
+        result = runner.invoke(app, ["index", str(tmp_path / "photos"), *args])
+        assert result.exit_code == 2 and message in result.output, result.output
