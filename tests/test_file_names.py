@@ -132,3 +132,29 @@ def test_an_unreadable_folder_is_recorded(tmp_path):
 def test_shown_names_are_printable():
     assert shown_name(os.fsdecode(LATIN1)) == "caf\\xe9-zorbex.png"
     assert shown_name(stored_name(os.fsdecode(LATIN1))) == "caf\\xe9-zorbex.png"
+
+
+@pytest.mark.slow
+def test_the_server_answers_with_names_that_are_not_utf8(odd_names, tiny_encoder):
+    import http.client
+    import json
+    import threading
+
+    from hopid.index.build import build_index
+    from hopid.search.searcher import Searcher
+    from hopid.serve.server import make_server
+
+    build_index(odd_names, tiny_encoder, workers=1)
+    server = make_server(Searcher(odd_names / ".hopid"), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+        body = json.dumps({"text": "zorbex", "k": 3}).encode()
+        connection.request("POST", "/search", body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 200
+        paths = {hit["path"] for hit in json.loads(response.read())}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert os.fsdecode(os.fsencode(str(odd_names)) + b"/" + LATIN1) in paths  # the bytes, as os.fsdecode holds them

@@ -136,10 +136,10 @@ def ocr_figures(paths: list[Path], workers: int, rounds: int = MIN_ROUNDS, warm_
     }
 
 
-def embed_figures(paths: list[Path], encoder, out: Path, rounds: int = MIN_ROUNDS, ours=None) -> dict:
+def embed_figures(paths: list[Path], encoder, out: Path, rounds: int = MIN_ROUNDS, index_encoder=None) -> dict:
     """embed_overhead: our index embedding stage (``_embed_missing``: load upright, preprocess,
     encode, append Parquet parts) ÷ a plain open_clip loop (open, preprocess, encode_image) with
-    the model of ``encoder``, the same batch size and threads, in this process. ``ours`` is the
+    the model of ``encoder``, the same batch size and threads, in this process. ``index_encoder`` is the
     encoder the index embeds with (for a plain CLIP model its ONNX image tower, see
     :func:`index_time_encoder`; default ``encoder``). The two take turns batch by batch (every
     batch once per pass) for ``rounds`` passes after a warm-up batch; the ratio is the median of
@@ -156,7 +156,7 @@ def embed_figures(paths: list[Path], encoder, out: Path, rounds: int = MIN_ROUND
     store, errors = PartStore(out / "bench-vectors", VECTOR_PART_SCHEMA), ErrorLog("bench")
 
     def ours(batch: list[Path]) -> None:
-        _embed_missing(ours or encoder, root, [(p.stem, p.name) for p in batch], store, errors, None)
+        _embed_missing(index_encoder or encoder, root, [(p.stem, p.name) for p in batch], store, errors, None)
 
     def raw(batch: list[Path]) -> None:
         pixels = torch.stack([encoder.preprocess(Image.open(p).convert("RGB")) for p in batch])

@@ -13,6 +13,7 @@ and the query's entity words (the body of ``/search``, or ``{"like": PATH}``).
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -89,6 +90,15 @@ class SearchService:
             return gallery_results(self.searcher, hits, request.text)
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a file name that is not UTF-8 (its odd bytes
+    held as lone surrogates, as ``os.fsdecode`` gives them) is sent as ``\\udcXX`` escapes instead
+    of failing to encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status, headers=NOSNIFF | (headers or {}))
 
@@ -132,12 +142,12 @@ def make_app(
     @app.post("/search", response_model=list[HitModel], responses=ERRORS, summary="Images for a text or an image")
     def search(body: SearchRequest) -> Any:
         """Images for a text (or an image), best first, as ``hopid query --json`` prints them."""
-        return JSONResponse([hit.as_dict() for hit in service.hits(body)], headers=NOSNIFF)
+        return AsciiJSONResponse([hit.as_dict() for hit in service.hits(body)], headers=NOSNIFF)
 
     @app.post("/api/results", response_model=GalleryResults, responses=ERRORS | FILE_ERRORS, summary="Gallery data")
     def results(body: ResultsRequest) -> Any:
         """The hits of ``/search`` (or like an indexed image) with OCR words and entity words."""
-        return JSONResponse(service.gallery(body), headers=NOSNIFF)
+        return AsciiJSONResponse(service.gallery(body), headers=NOSNIFF)
 
     @app.get("/health", response_model=Health, summary="Liveness and index size")
     def health() -> Any:
