@@ -43,6 +43,8 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "query_warm_ms": ("<=", 50.0),
     "train_step_ratio": ("<=", 2.0),
     "index_bytes_per_vector": None,
+    "ray_throughput_ratio": (">=", 0.85),
+    "ray_startup_s": None,
     "vitb32_query_cold_s": ("<=", 1.0),
     "vitb32_image_query_cold_s": ("<=", 2.0),
     "vitb32_embed_ratio": (">=", 1.0),
@@ -62,6 +64,7 @@ def on_target(key: str, value: float) -> bool | None:
 def run_bench(quick: bool = False, work_dir: Path | None = None, note: Callable[[str], None] | None = None) -> dict:
     """Measure every stage (see docs/performance.md); ``note`` hears which stage runs."""
     from hopid.bench.query import query_cold_s, query_warm_ms
+    from hopid.bench.ray_index import RAY_IMAGES, ray_figures, ray_folder
     from hopid.bench.search import bench_encoder, index_bytes_per_vector, search_figures, write_bench_index
     from hopid.bench.stages import embed_figures, index_time_encoder, ocr_figures, scene_images, train_step_ratio
     from hopid.bench.vitb32 import vitb32_figures
@@ -85,7 +88,7 @@ def run_bench(quick: bool = False, work_dir: Path | None = None, note: Callable[
         figures["query_warm_ms"] = query_warm_ms(index_dir)
         workers = default_workers()
         say(f"OCR: hopid against the same engine in a plain loop, {workers} process(es), {size['ocr_rounds']} rounds")
-        scenes = scene_images(out / "scenes", max(size["ocr_images"], size["embed_images"]))
+        scenes = scene_images(out / "scenes", max(size["ocr_images"], size["embed_images"], RAY_IMAGES))
         figures |= ocr_figures(scenes[: size["ocr_images"]], workers, size["ocr_rounds"])
         say("image embedding against a plain open_clip loop")
         tiny, embedded = load_encoder("tiny", device="cpu"), scenes[: size["embed_images"]]
@@ -95,4 +98,17 @@ def run_bench(quick: bool = False, work_dir: Path | None = None, note: Callable[
         figures |= vitb32_figures(scenes[: size["vitb32_images"]], out / "vitb32", size["rounds"])
         say("training step, HOPID against CLIP-only")
         figures |= train_step_ratio()
+        if ray_installed():
+            say(f"hopid index --executor ray against local on {RAY_IMAGES} scenes, 2 rounds")
+            folder = ray_folder(scenes[:RAY_IMAGES], out / "ray-folder")
+            figures |= ray_figures(folder, tiny, workers, scaling=not quick)
+        else:
+            say('no Ray here (pip install "hopid[ray]"): ray_* figures skipped')
     return figures
+
+
+def ray_installed() -> bool:
+    """Whether Ray Data (the ``ray`` extra) is importable here."""
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
