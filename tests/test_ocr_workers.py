@@ -314,3 +314,21 @@ def test_an_engine_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(HopidError, match=r"keep dying while loading the engine \(signal 9\)"):
         list(ocr_paths(paths, dying_engine, workers=2))
     assert ocr_workers(os.getpid()) == []
+
+
+@pytest.mark.slow
+def test_failures_that_were_not_the_images_fault_are_read_again(tmp_path: Path) -> None:
+    needs_engine()
+    store = PartStore(tmp_path / "parts", OCR_PART_SCHEMA)
+    reasons = {
+        "killed": "OCR worker process crashed (out of memory or a native error)",  # a whole batch, by older versions
+        "blank": "OCR failed: ResizeImgError: ",
+        "broken": "not an image file Pillow can read",
+    }
+    empty = {"width": 0, "height": 0, "texts": [], "confidences": [], "boxes": []}
+    store.append([{"key": key, "error": reason, **empty} for key, reason in reasons.items()])
+    items = [(key, render_words(tmp_path / f"{key}.png", [key.upper()], size=(240, 80))) for key in reasons]
+    assert run_ocr_parts(items, store, DEFAULT_ENGINE, workers=1) == 2
+    rows = stored(store)
+    assert rows["killed"]["error"] is None and rows["blank"]["error"] is None
+    assert rows["broken"]["error"] == reasons["broken"]

@@ -14,7 +14,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -47,7 +47,9 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def ocr_paths(paths: Sequence[Path], engine: str | EngineFactory, workers: int | None = None) -> Iterator[OcrResult]:
+def ocr_paths(
+    paths: Sequence[Path], engine: str | EngineFactory, workers: int | None = None
+) -> Generator[OcrResult, None, None]:
     """OCR every file of ``paths``, yielding results as they complete (in any order).
 
     ``engine`` is an engine spec, or a picklable ``factory(threads) -> engine``. ``workers=None``
@@ -68,7 +70,7 @@ def ocr_paths(paths: Sequence[Path], engine: str | EngineFactory, workers: int |
     return _pooled([(index, str(path)) for index, path in enumerate(paths)], engine, workers)
 
 
-def _in_process(paths: Sequence[Path], engine: str | EngineFactory) -> Iterator[OcrResult]:
+def _in_process(paths: Sequence[Path], engine: str | EngineFactory) -> Generator[OcrResult, None, None]:
     if not paths:
         return
     reader = build_engine(engine, threads=None)
@@ -169,7 +171,7 @@ class _Pool:
         self.workers.clear()
 
 
-def _pooled(todo: list[tuple[int, str]], engine: str | EngineFactory, size: int) -> Iterator[OcrResult]:
+def _pooled(todo: list[tuple[int, str]], engine: str | EngineFactory, size: int) -> Generator[OcrResult, None, None]:
     """Images go to the workers :data:`IN_FLIGHT_PER_WORKER` at a time. When a worker dies, the
     image it was reading (its first unanswered one) is read again alone, with nothing else in
     flight, and fails only if that kills a worker too; the images it had not begun go back in line."""
@@ -183,7 +185,7 @@ def _pooled(todo: list[tuple[int, str]], engine: str | EngineFactory, size: int)
         while queue or again or pool.busy():
             if again and alone is None and not pool.busy():
                 task = again.popleft()
-                pool.give(next(iter(pool.workers.values())), task)
+                pool.give(max(pool.workers.values(), key=lambda w: w.ready), task)  # a ready one if any
                 alone = task[0]
             elif alone is None and not again:
                 for worker in pool.workers.values():
@@ -195,11 +197,13 @@ def _pooled(todo: list[tuple[int, str]], engine: str | EngineFactory, size: int)
                     yield news
                     continue
                 reading, *unread = worker.tasks if worker.ready and worker.tasks else [None, *worker.tasks]
-                queue.extendleft(reversed(unread))
-                if reading is None:  # died loading the engine, or between images
-                    early_deaths += not worker.ready
+                if not worker.ready:  # died loading its engine: no image was begun
+                    early_deaths += 1
                     if early_deaths > 2 * size:
                         raise HopidError(f"OCR worker processes keep dying while loading the engine ({news})")
+                for task in reversed(unread):
+                    (again if task[0] == alone else queue).appendleft(task)
+                alone = None if alone in {task[0] for task in unread} else alone
                 if queue or again or pool.busy() or reading is not None:
                     pool.start(worker.slot)
                 if reading is None:
