@@ -261,10 +261,14 @@ def started(command: list[str], tmp_path: Path) -> tuple[subprocess.Popen, list[
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-def test_workers_and_resource_tracker_die_with_hopid_ocr(tmp_path: Path, how: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("stage", "how"), [("ocr", signal.SIGKILL), ("ocr", signal.SIGTERM), ("index", signal.SIGKILL)]
+)
+def test_workers_and_resource_tracker_die_with_their_command(tmp_path: Path, stage: str, how: signal.Signals) -> None:
     needs_engine()
     command, _ = hopid_ocr(tmp_path, 200)
+    if stage == "index":
+        command = [*command[:3], "index", str(tmp_path / "ds" / "images"), "--workers", "2"]
     process, children = started(command, tmp_path)
     assert len(children) >= 2
     time.sleep(1.0)
