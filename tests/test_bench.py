@@ -190,7 +190,7 @@ def test_raw_ocr_side_gets_hopids_engine_settings(monkeypatch, tmp_path, process
     import cv2
 
     from hopid.bench.stages import raw_ocr_loop, raw_threads
-    from hopid.ocr import pool
+    from hopid.ocr import pool, worker
     from hopid.ocr.rapid import RapidOcrEngine
 
     monkeypatch.setattr(rapidocr, "RapidOCR", RecordingRapidOCR)
@@ -200,12 +200,12 @@ def test_raw_ocr_side_gets_hopids_engine_settings(monkeypatch, tmp_path, process
     Image.new("RGB", (64, 32), "white").save(image)
 
     engine_threads: list[int | None] = []  # what hopid's runner gives its engine with this many workers
-    monkeypatch.setattr(pool, "create_engine", lambda name, threads=None: engine_threads.append(threads))
-    monkeypatch.setattr(pool.os, "environ", dict(os.environ))  # a pool worker's setup changes it
+    monkeypatch.setattr(worker, "create_engine", lambda name, threads=None: engine_threads.append(threads))
+    monkeypatch.setattr(worker.os, "environ", dict(os.environ))  # a pool worker's setup changes it
     if processes == 1:
         list(pool.ocr_paths([image], "rapidocr", workers=1))
     else:
-        pool._init_worker("rapidocr")
+        worker.start_engine("rapidocr")
     assert engine_threads == [raw_threads(processes)]
 
     RecordingRapidOCR.made = []

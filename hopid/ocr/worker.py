@@ -112,16 +112,21 @@ def pin_to_core(slot: int) -> None:
         pass
 
 
+def start_engine(engine: str | EngineFactory) -> OcrEngine:
+    """A worker's engine: its thread pools single-threaded first (the workers share the cores)."""
+    os.environ.update(SINGLE_THREAD_ENV)
+    return build_engine(engine, threads=1)
+
+
 def serve(engine: str | EngineFactory, conn: multiprocessing.connection.Connection, parent_pid: int, slot: int) -> None:
     """A worker process's life: build the engine and say ``{"ready": true}``, then answer
     ``{"index", "path"}`` tasks with results until ``null`` or the pipe closes. An engine that
     cannot be built answers ``{"problem": reason}`` instead."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
-    os.environ.update(SINGLE_THREAD_ENV)
     pin_to_core(slot)
     try:
-        reader = build_engine(engine, threads=1)
+        reader = start_engine(engine)
     except HopidError as exc:
         conn.send_bytes(encode({"problem": str(exc)}))
         return
