@@ -211,3 +211,17 @@ def test_16_way_queries_answered_while_50_connections_stall(served):
             sock.close()
         server.shutdown()
         server.server_close()
+
+
+def test_a_string_left_open_is_scanned_in_linear_time():
+    import threading
+
+    from hopid.serve.guard import nesting_depth
+
+    body = b'"' + b'\\"' * 1_000_000  # the quadratic scan took about 3 s at 16,000 pairs, hours here
+    found: list[int] = []
+    scan = threading.Thread(target=lambda: found.append(nesting_depth(body)), daemon=True)
+    scan.start()
+    scan.join(timeout=60)
+    assert found == [0]
+    assert nesting_depth(b'{"a": [1, {"b": "x]}"}], "c": "\\\\"}') == 3
