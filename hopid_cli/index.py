@@ -25,7 +25,7 @@ def index(
         str,
         typer.Argument(
             metavar="SOURCE",
-            help="Folder of images (searched recursively); with --executor ray also a URI pyarrow reads (s3://...).",
+            help="Folder of images (searched recursively).",
         ),
     ],
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = "tiny",

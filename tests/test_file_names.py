@@ -158,3 +158,12 @@ def test_the_server_answers_with_names_that_are_not_utf8(odd_names, tiny_encoder
         server.shutdown()
         server.server_close()
     assert os.fsdecode(os.fsencode(str(odd_names)) + b"/" + LATIN1) in paths  # the bytes, as os.fsdecode holds them
+
+
+def test_a_fifo_named_like_an_image_is_recorded_not_opened(tmp_path):
+    root = tmp_path / "photos"
+    render_words(root / "real.png", ["EXIT"])
+    os.mkfifo(root / "pipe.jpg")  # opening it to hash it would wait for a writer forever
+    errors = ErrorLog("index")
+    assert [found.path for found in scan_images(root, errors)] == ["real.png"]
+    assert [(row["item"], row["reason"]) for row in errors.rows] == [("pipe.jpg", "not a regular file")]

@@ -40,6 +40,8 @@ def test_pixels_are_open_clips_pixels(tiny_encoder):
     squash = config | {"resize_mode": "squash"}
     assert pixel_batch(images[:1], squash).shape == expected[:1].shape
     assert not supports(config | {"resize_mode": "longest"})
+    with pytest.raises(ValueError, match="not reproduced"):
+        pixel_batch(images[:1], config | {"resize_mode": "longest"})
 
 
 def test_agreement_measures_cosine_and_top10_overlap():

@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Protocol
 
 from hopid.data.images import supported_suffixes
@@ -98,6 +99,9 @@ def scan_images(root: Path, errors: ErrorSink | None = None) -> list[ImageFile]:
                 stat = full.stat()
             except OSError as exc:
                 record(full, _stat_failure(full, exc))
+                continue
+            if image and not S_ISREG(stat.st_mode):  # a FIFO or device: opening it could block forever
+                record(full, "not a regular file")
                 continue
             if image:
                 relative = full.relative_to(root).as_posix()

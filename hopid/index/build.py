@@ -268,12 +268,16 @@ def _pipeline_hashes(hash_parts: PartStore) -> dict[str, dict]:
 def image_side(
     encoder: ImageEncoder, index_dir: Path, engine: str, precision: str
 ) -> tuple[ImageEncoder, PartStore, Towers | None]:
-    """What embeds the collection's images (a plain CLIP model's ONNX image tower, else the encoder
-    itself: ``encode_images``) and the cache of its vectors; the local and Ray executors both ask
-    here."""
+    """What embeds the collection's images and the cache of its vectors, plus a plain CLIP model's
+    ONNX towers (for the query side). On CPU the ONNX image tower embeds (faster than torch,
+    docs/performance.md) where its preprocessing reproduces the model's; on a GPU, and for other
+    models, the encoder itself. The local and Ray executors both ask here."""
+    from hopid.models.factory import ClipEncoder
+
     towers = _fast_towers(encoder, index_dir, precision)
     vector_key = f"{encoder.fingerprint[:16]}-{cache_name(engine)}" if encoder.needs_ocr else encoder.fingerprint[:16]
-    if towers is not None:  # the index's vectors come from the ONNX image tower
+    on_cpu = isinstance(encoder, ClipEncoder) and encoder.device == "cpu"
+    if towers is not None and on_cpu and OnnxClipEncoder.can_read(towers.facts):
         encoder_for_images: ImageEncoder = OnnxClipEncoder.from_towers(towers, encoder)
         vector_key += "-int8" if towers.image_precision == "int8" else ""
     else:

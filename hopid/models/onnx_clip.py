@@ -92,7 +92,7 @@ def prepare_towers(encoder: ClipEncoder, folder: Path, precision: str) -> Towers
     int8 for a tower whose int8 vectors agree with fp32 on the probes (``precision`` int8),
     else fp32; ``facts`` records each tower's precision, its agreement and the preprocessing.
     The folder appears whole or not at all (made beside it, then renamed): processes preparing
-    the same model at once (shards) all end up reading one of them."""
+    the same model at once (Ray workers, two indexes of one cache) all end up reading one of them."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     if (folder / FACTS).is_file():
@@ -138,7 +138,6 @@ def _make_towers(encoder: ClipEncoder, folder: Path, precision: str) -> None:
     for leftover in folder.glob("*.*.onnx"):
         leftover.unlink()
     (folder / FACTS).write_text(json.dumps(facts, indent=2))
-    return facts
 
 
 def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +149,7 @@ class OnnxClipEncoder(ImageEncoder):
 
     An int8 graph quantizes its activations with one scale per input tensor, found at run time,
     so a batch's images would change each other's vectors: an int8 tower is run one input at a
-    time, which makes every vector independent of what it is batched with (shards, resumed runs
+    time, which makes every vector independent of what it is batched with (resumed runs
     and Ray workers all give the same vectors)."""
 
     needs_ocr = False

@@ -42,6 +42,8 @@ def _resized_centre_crop(image: Image.Image, height: int, width: int, resample: 
 
 def pixels(image: Image.Image, config: dict[str, Any]) -> np.ndarray:
     """``[3, H, W]`` float32: the image as the model's evaluation transform gives it."""
+    if not supports(config):
+        raise ValueError(f"preprocessing {config.get('resize_mode')!r}/{config.get('interpolation')!r}: not reproduced")
     height, width = _size(config)
     resample = FILTERS[config["interpolation"]]
     if config.get("resize_mode", "shortest") == "squash":
