@@ -139,6 +139,9 @@ def test_the_server_answers_with_names_that_are_not_utf8(odd_names, tiny_encoder
     import http.client
     import json
     import threading
+    from urllib.parse import quote
+
+    from PIL import Image
 
     from hopid.index.build import build_index
     from hopid.search.searcher import Searcher
@@ -154,6 +157,35 @@ def test_the_server_answers_with_names_that_are_not_utf8(odd_names, tiny_encoder
         response = connection.getresponse()
         assert response.status == 200
         paths = {hit["path"] for hit in json.loads(response.read())}
+
+        # the gallery: each hit's ref (stored form, valid UTF-8) fetches its thumbnail and image
+        connection.request("POST", "/api/results", body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 200
+        hits = {os.fsencode(hit["path"]): hit for hit in json.loads(response.read())["hits"]}
+        odd = hits[os.fsencode(str(odd_names)) + b"/" + LATIN1]
+        assert odd["ref"] == stored_name(os.fsdecode(LATIN1)) and odd["ref"].encode("utf-8")
+        for route, kind in (("/thumb", "image/jpeg"), ("/image", "image/png")):
+            connection.request("GET", f"{route}?path={quote(odd['ref'])}")
+            response = connection.getresponse()
+            data = response.read()
+            assert response.status == 200 and response.getheader("Content-Type") == kind, data
+            assert max(Image.open(io.BytesIO(data)).size) <= 480  # a picture: 320 wide thumbnail, 480 original
+        assert data == (odd_names / os.fsdecode(LATIN1)).read_bytes()
+
+        like = json.dumps({"like": odd["ref"], "k": 1}).encode()
+        connection.request("POST", "/api/results", body=like, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read())["hits"][0]["ref"] == odd["ref"]
+        lone = json.dumps({"like": os.fsdecode(LATIN1)}).encode()  # a lone surrogate: pydantic takes no such str
+        connection.request("POST", "/api/results", body=lone, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 400 and "valid string" in json.loads(response.read())["error"]
+        missing = quote(stored_name(os.fsdecode(b"caf\xe9-missing.png")))
+        connection.request("GET", f"/image?path={missing}")
+        response = connection.getresponse()
+        assert response.status == 404
+        assert json.loads(response.read())["error"] == "caf\\xe9-missing.png is not an indexed image"
     finally:
         server.shutdown()
         server.server_close()

@@ -92,9 +92,11 @@ def test_results_are_the_search_hits_with_ocr_words_and_entities(served):
     root, port = served
     status, _, plain = get(port, "/search", "POST", json.dumps({"text": "the ZORBEX sign", "k": 3}).encode())
     found = results(port, {"text": "the ZORBEX sign", "k": 3})
-    assert [{k: v for k, v in hit.items() if k not in ("ocr", "size")} for hit in found["hits"]] == json.loads(plain)
+    assert [{k: v for k, v in hit.items() if k not in ("ref", "ocr", "size")} for hit in found["hits"]] == json.loads(
+        plain
+    )
     top = found["hits"][0]
-    assert top["path"] == str(root / "zorbex.png") and top["size"] == [480, 200]
+    assert top["path"] == str(root / "zorbex.png") and top["size"] == [480, 200] and top["ref"] == "zorbex.png"
     assert [(w["text"], w["matched"]) for w in top["ocr"]] == [("ZORBEX", True)]
     assert all(0 <= v <= 1 for v in top["ocr"][0]["box"]) and len(top["ocr"][0]["box"]) == 8
     assert found["entities"] == ["ZORBEX"]
@@ -105,6 +107,13 @@ def test_results_are_the_search_hits_with_ocr_words_and_entities(served):
     assert status == 403 and "inside the index folder" in json.loads(error)["error"]
     status, _, error = get(port, "/api/results", "POST", json.dumps({"like": "a.png", "text": "b"}).encode())
     assert status == 400 and "exactly one of" in json.loads(error)["error"]
+
+
+def test_error_answers_carry_any_name():
+    from hopid.serve.app import _error
+
+    answer = _error(404, os.fsdecode(b"caf\xe9.png") + " is not an indexed image")  # a lone surrogate
+    assert json.loads(answer.body)["error"] == "caf\udce9.png is not an indexed image"
 
 
 def test_which_ocr_words_light_up():
@@ -122,7 +131,7 @@ def test_which_ocr_words_light_up():
 def swappable(tmp_path_factory, tiny_encoder):
     """An index whose files the tests replace after indexing, and a picture outside it."""
     root = tmp_path_factory.mktemp("swap") / "photos"
-    for name in ("keep.png", "link.png", "fifo.png", "huge.png"):
+    for name in ("keep.png", "link.png", "fifo.png", "huge.png", "big.png"):
         render_words(root / name, ["Swap"])
     build_index(root, tiny_encoder)
     outside = render_words(root.parent / "outside.png", ["Secret"])
@@ -147,6 +156,51 @@ def test_a_file_swapped_for_a_link_after_indexing_is_resolved_and_refused(swappa
     fifo.unlink()
     os.mkfifo(fifo)  # opening it for reading would wait for a writer: refused, not hung
     assert get(port, f"/image?path={quote(str(fifo))}")[0] == 404 and get(port, "/health")[0] == 200
+
+
+def open_descriptors_of(path: Path) -> list[str]:
+    """This process's file descriptors open on ``path`` (the test servers run in this process)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                found.append(fd)
+        except OSError:  # closed meanwhile, or the listing's own descriptor
+            pass
+    return found
+
+
+def test_an_original_is_streamed_in_chunks_and_its_file_closed(swappable):
+    import socket
+    import time
+
+    from hopid.gallery.files import CHUNK, GalleryFiles
+
+    root, port, _ = swappable
+    big = root / "big.png"
+    data = np.random.default_rng(0).bytes(3 * CHUNK + 5)  # /image sends bytes as they are: no decoding
+    big.write_bytes(data)
+    opened = GalleryFiles(root, ["big.png"], {"big.png": 0}, root / ".hopid", root.resolve()).image("big.png")
+    try:
+        assert [len(chunk) for chunk in opened.chunks()] == [CHUNK, CHUNK, CHUNK, 5]
+    finally:
+        opened.close()
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", f"/image?path={quote(str(big))}")
+    response = connection.getresponse()
+    assert response.status == 200 and response.getheader("Content-Length") == str(len(data))
+    assert response.read() == data
+    connection.close()
+    for _ in range(3):  # clients that hang up part way through the file
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /image?path=big.png HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + 20
+    while open_descriptors_of(big) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert open_descriptors_of(big) == []  # every sending closed its file
+    assert get(port, "/health")[0] == 200
 
 
 @pytest.mark.slow
@@ -366,3 +420,35 @@ def test_hopid_serve_prints_where_the_gallery_is(served):
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     assert process.stderr.read().splitlines() == ["stopped"]  # no line per request, no traceback
+
+
+@pytest.mark.slow
+def test_a_name_that_is_not_utf8_shows_its_pictures_and_more_like_it(browser, tmp_path, tiny_encoder):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from hopid.data.scan import stored_name
+
+    root = tmp_path / "photos"
+    odd = os.fsdecode(b"caf\xe9-zorbex.png")  # Latin-1: not UTF-8
+    render_words(root / odd, ["ZORBEX"])
+    render_words(root / "klaxo.png", ["Klaxo", "Bakery"])
+    build_index(root, tiny_encoder)
+    server = serve(root / ".hopid")
+    loaded = "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"
+    try:
+        browser.get(f"http://127.0.0.1:{server.server_address[1]}/?q=zorbex&k=2")
+        items = shown(browser, 2)
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script(loaded))  # both thumbnails, the odd one too
+        refs = [item.get_attribute("data-ref") for item in items]
+        assert sorted(refs) == sorted([stored_name(odd), "klaxo.png"])
+        items[refs.index(stored_name(odd))].click()
+        assert browser.find_element(By.ID, "detail-title").text == f"{root}/caf\\xe9-zorbex.png"
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script(loaded))  # the original in the details
+        browser.find_element(By.ID, "detail-like").click()
+        like = shown(browser, 2)
+        assert "like=" in browser.current_url and like[0].get_attribute("data-ref") == stored_name(odd)
+        assert "images like caf\\xe9-zorbex.png" in browser.find_element(By.ID, "status").text
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,7 +4,11 @@
 What is served is decided at request time, never by what the index says alone: the stored path
 must name an indexed image, the file it resolves to (symlinks followed) must lie inside the
 trusted images folder, be a regular file and have an image suffix. The images folder is trusted
-only when the index proves it (see :func:`trusted_images_folder`)."""
+only when the index proves it (see :func:`trusted_images_folder`).
+
+A path is asked for as it is printed, or in its :func:`~hopid.data.scan.stored_name` form (each
+byte that is not UTF-8 as NUL and two hex digits): the ``ref`` a gallery hit carries, which a
+URL can hold whatever the file's name."""
 
 from __future__ import annotations
 
@@ -14,17 +18,22 @@ import mimetypes
 import os
 import stat
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
 from hopid.data.images import HEIC_SUFFIXES, MAX_PIXELS, heic_supported, supported_suffixes, upright_rgb
+from hopid.data.scan import os_name, shown_name
 from hopid.data.schema import atomic_write_bytes
 from hopid.errors import HopidError
 
 THUMB_DIR = "thumbs"
 THUMB_SIZE = 320  # pixels, longest side
 THUMB_QUALITY = 85
+CHUNK = 1 << 20  # bytes: what an original image is sent in
 CONTENT_TYPES = {".heic": "image/heic", ".heif": "image/heif"}  # what mimetypes may not know
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -55,6 +64,28 @@ def trusted_images_folder(index_dir: Path, recorded: Path, given: Path | None = 
     return recorded if index_dir.resolve().parent == recorded else None
 
 
+@dataclass
+class OpenedImage:
+    """An indexed image file, opened and checked, to be sent in chunks; close it when done."""
+
+    handle: BinaryIO
+    size: int  # bytes, when it was opened: no more is sent
+    content_type: str
+
+    def chunks(self) -> Iterator[bytes]:
+        """The file's bytes, at most CHUNK at a time (fewer in all if it shrank meanwhile)."""
+        left = self.size
+        while left > 0:
+            data = self.handle.read(min(CHUNK, left))
+            if not data:
+                return
+            left -= len(data)
+            yield data
+
+    def close(self) -> None:
+        self.handle.close()
+
+
 def content_type(path: Path) -> str | None:
     """The image content type of a served file's name, or None when it is not an image name."""
     suffix = path.suffix.lower()
@@ -81,9 +112,13 @@ class GalleryFiles:
         self._lock = threading.Lock()
 
     def row(self, requested: str) -> int:
-        """The index row of ``requested`` (absolute, or relative to the images folder)."""
-        if not requested or "\x00" in requested:
+        """The index row of ``requested`` (absolute, or relative to the images folder; as printed
+        or in stored form)."""
+        requested = os_name(requested)
+        if not requested:
             raise FileRefused(404, "no path given")
+        if "\x00" in requested:  # a NUL that is not the escape of a byte: no file has it
+            raise FileRefused(404, "not a path: it holds a NUL")
         target = Path(os.path.normpath(self.root / requested))  # an absolute path replaces the root
         try:
             relative = target.relative_to(self.root).as_posix()
@@ -91,12 +126,13 @@ class GalleryFiles:
             raise FileRefused(403, "only images inside the index folder are served") from None
         row = self.row_of.get(relative)
         if row is None:
-            raise FileRefused(404, f"{relative} is not an indexed image")
+            raise FileRefused(404, f"{shown_name(relative)} is not an indexed image")
         return row
 
     def _open(self, requested: str) -> tuple[int, Path]:
         """A read descriptor of the indexed file ``requested`` names, and its resolved path."""
         row = self.row(requested)
+        name = shown_name(self.paths[row])
         if self.folder is None:
             raise FileRefused(
                 403,
@@ -106,18 +142,18 @@ class GalleryFiles:
         try:
             real = (self.folder / self.paths[row]).resolve(strict=True)
         except (OSError, RuntimeError):  # missing, dangling link, link loop (RuntimeError before 3.13)
-            raise FileRefused(404, f"{self.paths[row]} cannot be read") from None
+            raise FileRefused(404, f"{name} cannot be read") from None
         if not real.is_relative_to(self.folder):
             raise FileRefused(403, "only images inside the index folder are served")
         if content_type(real) is None:
-            raise FileRefused(404, f"{self.paths[row]} is not an image file")
+            raise FileRefused(404, f"{name} is not an image file")
         try:
             fd = os.open(real, _OPEN_FLAGS)
         except OSError as exc:
-            raise FileRefused(404, f"{self.paths[row]} cannot be read: {exc.strerror}") from None
+            raise FileRefused(404, f"{name} cannot be read: {exc.strerror}") from None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise FileRefused(404, f"{self.paths[row]} is not a regular file")
+                raise FileRefused(404, f"{name} is not a regular file")
             opened = Path(f"/proc/self/fd/{fd}")  # what was opened, should a folder be swapped meanwhile
             if opened.exists() and not Path(os.readlink(opened)).is_relative_to(self.folder):
                 raise FileRefused(403, "only images inside the index folder are served")
@@ -126,20 +162,24 @@ class GalleryFiles:
             raise
         return fd, real
 
-    def image(self, requested: str) -> tuple[bytes, str]:
-        """The original file's bytes and content type."""
+    def image(self, requested: str) -> OpenedImage:
+        """The original file, opened and checked, to be streamed from the descriptor checked."""
         fd, real = self._open(requested)
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read()
-        return data, content_type(real) or "application/octet-stream"
+        handle = os.fdopen(fd, "rb", buffering=0)
+        try:
+            size = os.fstat(fd).st_size
+        except BaseException:
+            handle.close()
+            raise
+        return OpenedImage(handle, size, content_type(real) or "application/octet-stream")
 
     def thumbnail(self, requested: str) -> bytes:
         """An upright JPEG of at most THUMB_SIZE pixels, made on first request and cached."""
         fd, real = self._open(requested)
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
-            key = f"{real}|{info.st_ino}|{info.st_size}|{info.st_mtime_ns}|{THUMB_SIZE}"
-            cached = self.thumb_dir / f"{hashlib.sha1(key.encode()).hexdigest()}.jpg"
+            key = os.fsencode(real) + f"|{info.st_ino}|{info.st_size}|{info.st_mtime_ns}|{THUMB_SIZE}".encode()
+            cached = self.thumb_dir / f"{hashlib.sha1(key).hexdigest()}.jpg"
             if cached.is_file():
                 return cached.read_bytes()
             data = handle.read()

@@ -7,8 +7,10 @@ plus ``dense_only`` and ``rerank`` as in ``hopid query``, and answers the list `
 
 The gallery (:mod:`hopid.gallery`): ``GET /`` the page (state in the URL: ``/?q=...&k=...``
 or ``/?like=PATH``), ``/assets/NAME`` its script and style, ``/thumb?path=`` and
-``/image?path=`` indexed images only, ``POST /api/results`` the hits with their OCR words
-and the query's entity words (the body of ``/search``, or ``{"like": PATH}``).
+``/image?path=`` indexed images only (``path`` as printed, or a hit's ``ref``: its stored
+form, which a URL holds whatever bytes the name has; ``/image`` streams the file in chunks),
+``POST /api/results`` the hits with their OCR words and the query's entity words (the body of
+``/search``, or ``{"like": PATH}``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from hopid import __version__
 from hopid.errors import HopidError
-from hopid.gallery.files import FileRefused, GalleryFiles
+from hopid.gallery.files import FileRefused, GalleryFiles, OpenedImage
 from hopid.gallery.results import gallery_results
 from hopid.search.searcher import Hit, Searcher
 from hopid.serve.guard import Guard, allowed_hosts
@@ -99,8 +102,24 @@ class AsciiJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
+class ImageResponse(StreamingResponse):
+    """An opened image file sent in chunks (never read whole), closed however the sending ends."""
+
+    def __init__(self, opened: OpenedImage, headers: dict[str, str]) -> None:
+        super().__init__(
+            opened.chunks(), media_type=opened.content_type, headers=headers | {"Content-Length": str(opened.size)}
+        )
+        self.opened = opened
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.opened.close()
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status, headers=NOSNIFF | (headers or {}))
+    return AsciiJSONResponse({"error": message}, status, headers=NOSNIFF | (headers or {}))
 
 
 def make_app(
@@ -160,8 +179,7 @@ def make_app(
 
     @app.get("/image", responses=FILE_ERRORS, response_class=Response, summary="An indexed image")
     def image(path: str = "") -> Response:
-        data, kind = service.files.image(path)
-        return Response(data, media_type=kind, headers=NOSNIFF | {"Cache-Control": "max-age=3600"})
+        return ImageResponse(service.files.image(path), NOSNIFF | {"Cache-Control": "max-age=3600"})
 
     @app.get("/", include_in_schema=False)
     @app.get("/index.html", include_in_schema=False)

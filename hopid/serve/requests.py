@@ -85,6 +85,7 @@ class OcrWord(BaseModel):
 
 
 class GalleryHit(Hit):
+    ref: str = Field(description="the path for /thumb, /image and like: relative, each non-UTF-8 byte as NUL+hex")
     ocr: list[OcrWord]
     size: list[int] = Field(description="upright width and height")
 

@@ -1,5 +1,7 @@
 // The hopid gallery: search state lives in the URL (/?q=...&k=...&dense=1 or /?like=PATH&k=...),
 // results come from POST /api/results, images only from /thumb and /image of this server.
+// A hit's `path` may hold lone surrogates (a file name that is not UTF-8): it is only shown, via
+// shownName; what goes back to the server (URLs, `like`) is its `ref`, always valid UTF-8.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -13,8 +15,15 @@ function element(tag, attributes = {}, text = null) {
   return node;
 }
 
-function imageUrl(kind, path) {
-  return `/${kind}?path=${encodeURIComponent(path)}`;
+function imageUrl(kind, ref) {
+  return `/${kind}?path=${encodeURIComponent(ref)}`;
+}
+
+function shownName(name) {
+  // A name's bytes that are not UTF-8 (lone surrogates, or NUL+hex in a ref) as \xNN, as the CLI shows them.
+  return name
+    .replace(/[\udc80-\udcff]/g, (c) => `\\x${(c.charCodeAt(0) - 0xdc00).toString(16).padStart(2, "0")}`)
+    .replace(/\0([0-9a-f]{2})/g, "\\x$1");
 }
 
 function framed(hit, kind) {
@@ -22,7 +31,7 @@ function framed(hit, kind) {
   const figure = element("figure", { class: "framed" });
   const words = hit.ocr.map((w) => w.text);
   const alt = words.length ? `OCR words: ${words.join(" ")}` : "no scene text read";
-  figure.append(element("img", { src: imageUrl(kind, hit.path), alt, loading: "lazy" }));
+  figure.append(element("img", { src: imageUrl(kind, hit.ref), alt, loading: "lazy" }));
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", "0 0 1 1");
   svg.setAttribute("preserveAspectRatio", "none");
@@ -66,9 +75,10 @@ function render(results, label) {
       class: "result",
       tabindex: "0",
       "data-path": hit.path,
+      "data-ref": hit.ref,
       "data-score": String(hit.score),
       "data-rank": String(hit.rank),
-      "aria-label": `result ${hit.rank}: ${hit.path.split("/").pop()}, score ${hit.score.toFixed(3)}`,
+      "aria-label": `result ${hit.rank}: ${shownName(hit.path.split("/").pop())}, score ${hit.score.toFixed(3)}`,
     });
     item.append(framed(hit, "thumb"));
     const caption = element("div", { class: "caption" });
@@ -117,7 +127,8 @@ function fromUrl() {
   $("dense").checked = params.get("dense") === "1";
   const options = { k: Number($("k").value) };
   if (params.get("like")) {
-    fetchResults({ like: params.get("like"), ...options }, `images like ${params.get("like").split("/").pop()}`);
+    const like = params.get("like");
+    fetchResults({ like, ...options }, `images like ${shownName(like.split("/").pop())}`);
   } else if ($("q").value.trim()) {
     fetchResults({ text: $("q").value, dense_only: $("dense").checked, ...options }, `“${$("q").value}”`);
   }
@@ -142,7 +153,7 @@ function moreLike(path) {
 
 function openDetail(index) {
   const hit = current.hits[index];
-  $("detail-title").textContent = hit.path;
+  $("detail-title").textContent = shownName(hit.path);
   $("detail-figure").replaceWith(Object.assign(framed(hit, "image"), { id: "detail-figure" }));
   $("detail-score").replaceChildren(scoreLine(hit), ` · ${hit.size[0]}×${hit.size[1]} px`);
   const entities = $("detail-entities");
@@ -156,7 +167,7 @@ function openDetail(index) {
       return item;
     }),
   );
-  $("detail-like").onclick = () => moreLike(hit.path);
+  $("detail-like").onclick = () => moreLike(hit.ref);
   $("detail").dataset.path = hit.path;
   $("detail").showModal();
   $("detail-close").focus();
@@ -188,7 +199,7 @@ function keys(event) {
     event.preventDefault(); // else the same Enter presses the dialog's first button and closes it
     openDetail(at);
   } else if (event.key === "m" && at >= 0) {
-    moreLike(items[at].dataset.path);
+    moreLike(items[at].dataset.ref);
   }
 }
 
