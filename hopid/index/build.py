@@ -23,20 +23,25 @@ from hopid.data.parts import PartStore
 from hopid.data.scan import ImageFile, content_hash, image_file, scan_images
 from hopid.data.schema import SCHEMA_VERSION, read_table, write_table
 from hopid.errors import HopidError
-from hopid.index.choose import IndexPlan, build_faiss, plan_index, write_faiss
+from hopid.index.choose import IndexPlan, build_faiss, plan_index
 from hopid.index.directory import (
     FAISS_FILE,
     ITEMS_FILE,
     LEXICAL_FILE,
     MANIFEST,
     OCR_FILE,
+    QUERY_MODEL,
     VECTORS_FILE,
     Generation,
+    HashingWriter,
     commit_generation,
     default_index_dir,
+    index_lock,
     new_generation,
     open_generation,
     read_manifest,
+    repair_hint,
+    write_hashed,
 )
 from hopid.models.encoder import ImageEncoder
 from hopid.models.onnx_clip import OnnxClipEncoder, Towers, prepare_towers
@@ -121,16 +126,22 @@ def _embed_missing(
 
 
 def _previous_index(index_dir: Path) -> tuple[Generation | None, dict[str, dict], str]:
-    """The committed generation (contents checked) when it is whole, the previous run's items by
-    path (their content hashes are reused) and what was wrong with the index when it was not. A
-    damaged or old index only costs hashing the files again: the cache keeps their OCR and vectors."""
+    """The committed generation when it is whole, the previous run's items by path (their content
+    hashes are reused) and what was wrong with the index when it was not. Sizes are checked, and
+    the contents of ``items.parquet`` only: the new generation reuses nothing else of it but the
+    query files (checked when they are lent, :func:`save_index`). A damaged or old index only
+    costs hashing the images again: the cache keeps their OCR and vectors."""
     if not (index_dir / MANIFEST).exists():
         return None, {}, ""
     generation = None
     try:
         manifest = read_manifest(index_dir)
         if "layout" in manifest or "generation" in manifest:
-            generation = open_generation(index_dir, hashes=True)
+            generation = open_generation(index_dir)
+            if problems := generation.problems(hashes={ITEMS_FILE}):
+                raise HopidError(
+                    f"index damaged: {'; '.join(problems)} in {generation.folder}; {repair_hint(generation.manifest)}"
+                )
             items_path = generation.path(ITEMS_FILE)
         else:  # the flat layout of hopid before generations: upgraded by this run
             items_path = index_dir / ITEMS_FILE
@@ -166,7 +177,35 @@ def build_index(
     if not root.is_dir():
         raise HopidError(f"{images_dir}: no such folder")
     index_dir = Path(index_dir).resolve() if index_dir else default_index_dir(root)
-    engine = ocr_engine or DEFAULT_ENGINE
+    with index_lock(index_dir):  # one writer at a time: a second run is a one-line error
+        return _build_locked(
+            root,
+            encoder,
+            index_dir,
+            ocr_engine or DEFAULT_ENGINE,
+            workers=workers,
+            progress=progress,
+            ocr_cache=ocr_cache,
+            index_type=index_type,
+            query_precision=query_precision,
+            started=started,
+        )
+
+
+def _build_locked(
+    root: Path,
+    encoder: ImageEncoder,
+    index_dir: Path,
+    engine: str,
+    *,
+    workers: int | None,
+    progress: Progress | None,
+    ocr_cache: str | Path | None,
+    index_type: str,
+    query_precision: str,
+    started: float,
+) -> IndexSummary:
+    """:func:`build_index`'s work, with the index's writer lock held."""
     errors = ErrorLog("index")
     generation, previous, damage = _previous_index(index_dir)
     hash_parts = PartStore(index_dir / "cache" / "hashes", HASH_PART_SCHEMA)
@@ -334,17 +373,24 @@ def save_index(
 ) -> IndexPlan:
     """Write the searchable files of an index (FAISS index, vectors, items, OCR, the ONNX query
     encoder) into a new generation folder, then commit it by replacing the manifest (see
-    :mod:`hopid.index.directory`); ``previous`` (a checked generation) lends its exported query
-    encoder when the model is the same; ``towers``: a plain CLIP model's prepared ONNX towers.
-    Returns the index plan chosen for these vectors."""
-    from hopid.index.query_side import export_query_encoder
+    :mod:`hopid.index.directory`); ``previous`` (the committed generation, sizes checked) lends
+    its exported query files when the model is the same and their contents check; ``towers``: a
+    plain CLIP model's prepared ONNX towers. The FAISS index and vectors are hashed as they are
+    written; the other files are hashed once at the commit. Returns the index plan chosen."""
+    from hopid.index.query_side import QUERY_FILES, export_query_encoder
     from hopid.scenetext.lexical import LexicalIndex
 
     plan = plan_index(len(vectors), vectors.shape[1], kind=index_type)
     index = build_faiss(vectors, plan)
     folder = new_generation(index_dir)
-    write_faiss(index, str(folder / FAISS_FILE))
-    _save_npy(str(folder / VECTORS_FILE), vectors)
+    hashes = {  # hashed as written (as write_faiss and np.save write them), not read back
+        FAISS_FILE: write_hashed(folder / FAISS_FILE, lambda out: _write_faiss(index, out)),
+        VECTORS_FILE: write_hashed(folder / VECTORS_FILE, lambda out: np.save(out, vectors, allow_pickle=False)),
+    }
+    if previous is not None and not _lends_query_side(previous, encoder, towers):
+        previous = None
+    elif previous is not None and previous.problems(hashes=[n for n in QUERY_FILES if previous.has(n)]):
+        previous = None  # damaged: the query side is exported again
     write_table(items, folder / ITEMS_FILE, "items")
     write_table(ocr, folder / OCR_FILE, "ocr")
     LexicalIndex.from_table(items["path"].to_list(), ocr).save(str(folder / LEXICAL_FILE))
@@ -363,8 +409,24 @@ def save_index(
         "errors": errors,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    commit_generation(folder, manifest)
+    commit_generation(folder, manifest, hashes=hashes, previous=previous)
     return plan
+
+
+def _write_faiss(index, out: HashingWriter) -> None:
+    """``faiss.write_index`` into a stream (the bytes ``write_faiss`` writes to a path)."""
+    import faiss
+
+    writer = faiss.PyCallbackIOWriter(out.write)
+    faiss.write_index(index, writer)
+    del writer  # flushes what it buffered before the file is closed
+
+
+def _lends_query_side(previous: Generation, encoder: ImageEncoder, towers: Towers | None) -> bool:
+    """Whether the export step may link ``previous``'s query files: no prepared towers (those are
+    linked instead) and an exported query side of the same model."""
+    same_model = previous.manifest.get("model_fingerprint") == encoder.fingerprint
+    return towers is None and previous.has(QUERY_MODEL) and same_model
 
 
 def _tokens_of_parts(parts) -> dict[str, list]:
@@ -375,8 +437,3 @@ def _tokens_of_parts(parts) -> dict[str, list]:
         row["key"]: ocr_tokens(row["texts"] or [], row["boxes"] or [], row["confidences"] or [])
         for row in parts.select(["key", "texts", "boxes", "confidences"]).to_pylist()
     }
-
-
-def _save_npy(path: str, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
-        np.save(handle, array)

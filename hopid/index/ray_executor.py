@@ -34,7 +34,7 @@ from hopid.data.parts import PartStore
 from hopid.data.scan import ImageFile, image_file, scan_images
 from hopid.errors import HopidError
 from hopid.index.build import HASH_PART_SCHEMA, IndexSummary, build_index, image_side, known_hashes
-from hopid.index.directory import default_index_dir
+from hopid.index.directory import default_index_dir, index_lock
 from hopid.models.encoder import ImageEncoder
 from hopid.ocr.stage import OCR_PART_SCHEMA, done_keys, failures, ocr_store
 from hopid.ocr.worker import SINGLE_THREAD_ENV, EngineFactory, build_engine
@@ -181,21 +181,42 @@ def index_with_ray(
         raise HopidError(problem)
     if address and address != "auto":
         check_reachable(address)  # before any work: an unreachable head is a one-line error at once
-    stats = run_pipeline(
-        source,
-        encoder,
-        index_dir,
-        engine,
-        address=address,
-        ocr_actors=ocr_actors,
-        embed_actors=embed_actors,
-        num_cpus=num_cpus,
-        progress=progress,
-        engine_factory=engine_factory,
-        build_options=build_options,
-    )
+    with index_lock(index_dir):  # held from the pipeline through the commit (build_index re-enters it)
+        return _index_locked(
+            source,
+            encoder,
+            index_dir,
+            engine,
+            started,
+            address=address,
+            ocr_actors=ocr_actors,
+            embed_actors=embed_actors,
+            num_cpus=num_cpus,
+            progress=progress,
+            engine_factory=engine_factory,
+            build_options=build_options,
+        )
+
+
+def _index_locked(
+    source: Source,
+    encoder: ImageEncoder,
+    index_dir: Path,
+    engine: str,
+    started: float,
+    *,
+    build_options: dict,
+    **pipeline_options: Any,
+) -> IndexSummary:
+    """:func:`index_with_ray`'s work, with the index's writer lock held."""
+    stats = run_pipeline(source, encoder, index_dir, engine, build_options=build_options, **pipeline_options)
     summary = build_index(
-        source.uri, encoder, index_dir=index_dir, ocr_engine=engine, progress=progress, **build_options
+        source.uri,
+        encoder,
+        index_dir=index_dir,
+        ocr_engine=engine,
+        progress=pipeline_options.get("progress"),
+        **build_options,
     )
     return replace(
         summary,
@@ -223,13 +244,17 @@ def run_pipeline(
     """OCR and embed every image of ``source`` not yet in ``index_dir``'s cache, on Ray; returns
     how many images were read (``ocr_now``) and embedded (``embedded_now``) now."""
     options = build_options or {}
+    # markers of an earlier run (interrupted, or another index's) would make this run's batches
+    # look retried; with the index's writer lock held no other run here is using them
+    shutil.rmtree(index_dir / "cache" / ATTEMPTS_DIR, ignore_errors=True)
     errors = ErrorLog("index")
     files = source.files(errors)
     known = known_hashes(index_dir)
     ocr_parts = ocr_store(index_dir / "cache", engine)
     ocr_table = ocr_parts.read()
-    ocr_failed = set(failures(ocr_table))
-    ocr_ok = done_keys(ocr_parts) - ocr_failed
+    done = done_keys(ocr_parts)  # without the failures of an older engine version: those are read again
+    ocr_failed = set(failures(ocr_table)) & done
+    ocr_ok = done - ocr_failed
     precision = options.get("query_precision", "int8")
     images_encoder, vector_parts, _ = image_side(encoder, index_dir, engine, precision)
     vectors_done = vector_parts.done()
@@ -395,21 +420,25 @@ class OcrActor:
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
         todo = [row for row in rows if row["need_ocr"]]
-        batch_marker = self.attempts / f"batch-{batch_tag(r['sha'] for r in todo)}"
+        if not todo:
+            return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+        # named by the batch's paths (unique in a run; the same when Ray runs the batch again)
+        tag = batch_tag(r["path"] for r in todo)
+        batch_marker = self.attempts / f"batch-{tag}"
         retried = batch_marker.exists()  # this batch was in flight on an actor that died
         self.attempts.mkdir(parents=True, exist_ok=True)
         batch_marker.touch()
-        parts = [self._read(row, retried) for row in todo]
+        parts = [self._read(row, retried, self.attempts / f"image-{tag}-{n}") for n, row in enumerate(todo)]
         self.store.append(parts, tag=batch_tag(p["key"] for p in parts))
         batch_marker.unlink(missing_ok=True)
         return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
 
-    def _read(self, row: dict, retried: bool) -> dict:
+    def _read(self, row: dict, retried: bool, marker: Path) -> dict:
         """OCR one row's image into its part row (and the row itself); in a retried batch each
-        image is marked while it is read, so one that kills an actor again is recorded instead."""
+        image is marked (``marker``: its own, the batch's and its place there) while it is read,
+        so one that kills an actor again is recorded instead."""
         from hopid.ocr.base import failure_reason
 
-        marker = self.attempts / f"image-{row['sha']}"
         width = height = 0
         words, error = [], None
         if retried and marker.exists():
