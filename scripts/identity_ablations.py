@@ -5,9 +5,12 @@
 
 Rows train recipes/demo-tiny-mmref.yaml and demo-tiny-entityclip.yaml with parts switched on or
 off, once per training seed (``train.seed``; the data are the same), and evaluate on a held-out
-identity set (brands from the held-out vocabulary, a quarter of the captions naming no brand;
-folder + captions.csv, OCR by the default engine) by the identity protocol, dense only and
-fused, with and without reference re-ranking. The runs of one seed share the entity tagger the
+identity set (30 brands x 4 views from the held-out vocabulary, 360 captions, a quarter naming
+no brand; folder + captions.csv, OCR by the default engine) by the identity protocol, dense
+only and fused, with and without reference re-ranking. The explanation rows query with the
+held-out captions' explanations (knowledge: the brand's logo, which no caption names; template:
+what kind of brand it is) through the run's EntityCLIP text experts, and also record the same
+run queried without them (``dense_plain``). The runs of one seed share the entity tagger the
 first of them trained (it depends only on the data and the seed). ``--epochs`` shortens every
 run. Finished runs are reused. Prints a markdown table of mean ± std over the seeds with each
 row's dense mAP and Rank-1 difference to the baseline (``~``: within noise, as in
@@ -20,17 +23,28 @@ import argparse
 import json
 import statistics
 import sys
+from functools import partial
 from pathlib import Path
 
 from ablations import cell, parse_seeds, within_noise
 
-# row: (recipe, --set overrides, re-rank by references)
-ROWS: dict[str, tuple[str, list[str], bool]] = {
-    "baseline (HOPID, no MMRef/EntityCLIP)": ("demo-tiny-mmref", ["model.mmref=false"], False),
-    "+ MMRef losses": ("demo-tiny-mmref", [], False),
-    "+ MMRef losses + refinement": ("demo-tiny-mmref", [], True),
-    "+ explanations (EntityCLIP)": ("demo-tiny-entityclip", [], False),
-    "all together": ("demo-tiny-mmref", ["model.explanation_experts=true"], True),
+# row: (recipe, --set overrides, re-rank by references, explanations the queries carry: None (plain
+# dual-encoder queries), "knowledge" or "template" (the held-out captions' explanation column of
+# that kind; the run trained on the same kind))
+EXPLAINED = ["loss.explained=1.0"]
+ROWS: dict[str, tuple[str, list[str], bool, str | None]] = {
+    "baseline (HOPID, no MMRef/EntityCLIP)": ("demo-tiny-mmref", ["model.mmref=false"], False, None),
+    "+ MMRef losses": ("demo-tiny-mmref", [], False, None),
+    "+ MMRef losses + refinement": ("demo-tiny-mmref", [], True, None),
+    "+ explanations (EntityCLIP, training only)": ("demo-tiny-entityclip", [], False, None),
+    "+ explanations (knowledge)": ("demo-tiny-entityclip", EXPLAINED, False, "knowledge"),
+    "+ explanations (template)": (
+        "demo-tiny-entityclip",
+        ["data.synthetic.explanations=template", *EXPLAINED],
+        False,
+        "template",
+    ),
+    "all together": ("demo-tiny-mmref", ["model.explanation_experts=true"], True, None),
 }
 BASELINE = "baseline (HOPID, no MMRef/EntityCLIP)"
 METRICS = ("rank1", "map", "minp")
@@ -78,14 +92,24 @@ def main(argv: list[str]) -> None:
     from hopid.train.recipe import load_recipe
 
     args.out.mkdir(parents=True, exist_ok=True)
-    dataset = Dataset.open(prepare_heldout(args.out, "heldout-identities", write_heldout_identities))
+    datasets = {
+        kind: Dataset.open(
+            prepare_heldout(
+                args.out, f"heldout-identities-{kind}", partial(write_heldout_identities, explanations=kind)
+            )
+        )
+        for kind in ("knowledge", "template")
+    }
     results: dict[str, dict] = {}
     taggers: dict[int, Path] = {}
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
-    for name, (recipe_name, overrides, rerank) in ROWS.items():
+    for name, (recipe_name, overrides, rerank, explained) in ROWS.items():
         if wanted and not name.startswith(tuple(wanted)):
             continue
-        row = results.setdefault(name, {"recipe": recipe_name, "sets": overrides, "rerank": rerank, "seeds": {}})
+        dataset = datasets[explained or "knowledge"]  # the same images and captions; explanations differ
+        row = results.setdefault(
+            name, {"recipe": recipe_name, "sets": overrides, "rerank": rerank, "explained": explained, "seeds": {}}
+        )
         for seed in args.seeds:
             run_dir = run_dir_of(args.out, recipe_name, overrides, seed, args.epochs)
             sets = [*overrides, f"train.seed={seed}"] + ([f"train.epochs={args.epochs}"] if args.epochs else [])
@@ -97,11 +121,13 @@ def main(argv: list[str]) -> None:
             method = "reference" if rerank else None
             row["seeds"][str(seed)] = {
                 "rerank": encoder.rerank_defaults if rerank else None,
-                "dense": evaluate(dataset, encoder, dense_only=True, rerank=method).metrics,
-                "fused": evaluate(dataset, encoder, rerank=method).metrics,
+                "dense": evaluate(dataset, encoder, dense_only=True, rerank=method, explained=bool(explained)).metrics,
+                "fused": evaluate(dataset, encoder, rerank=method, explained=bool(explained)).metrics,
             }
+            if explained:  # the same run queried without explanations
+                row["seeds"][str(seed)]["dense_plain"] = evaluate(dataset, encoder, dense_only=True).metrics
             print(f"{name} seed {seed}: dense mAP {row['seeds'][str(seed)]['dense']['map']:.3f}", file=sys.stderr)
-    queries = dataset.split("test")[1].height
+    queries = datasets["knowledge"].split("test")[1].height
     meta = {"seeds": args.seeds, "epochs": args.epochs, "queries": queries}
     (args.out / "identity_ablations.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=2))
     print(f"seeds {args.seeds}; {queries} queries (one query = {1 / queries:.4f})")

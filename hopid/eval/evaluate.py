@@ -108,12 +108,14 @@ def evaluate(
     rerank: str | None = None,
     rerank_k: int | None = None,
     rerank_beta: float | None = None,
+    explained: bool = False,
     progress: Progress | None = None,
 ) -> EvalResult:
     """The published protocol (docs/datasets.md#protocols) that the dataset's benchmark card names (identity metrics for
     the person and fine-grained sets, caption R@K for the others; ``subset`` may name a variant
     such as ``ctc1k`` or ``coco1k``). A folder without a card gets caption R@K, plus the identity
-    metrics when every image of the split has an ``object_id``."""
+    metrics when every image of the split has an ``object_id``. ``explained``: queries are
+    enhanced by their captions' explanations (a run trained with EntityCLIP's experts)."""
     chosen = plan(dataset.benchmark(), subset, folds)
     images, captions = dataset.split(split, chosen.subset)
     if captions.is_empty():
@@ -125,7 +127,13 @@ def evaluate(
     engine = dataset.ocr_engine(ocr_engine) if uses_ocr else None
     ocr = dataset.ocr(engine) if uses_ocr else None
     image_vectors = embed_images(encoder, dataset, images, errors, progress, ocr=ocr)
-    caption_vectors = embed_texts(encoder, captions["text"].to_list(), progress)
+    if explained:
+        if not hasattr(encoder, "encode_explained"):
+            raise HopidError("explained queries need a trained run (EntityCLIP's explanation experts)")
+        given = captions["explanation"].to_list() if "explanation" in captions.columns else [None] * captions.height
+        caption_vectors = encoder.encode_explained(captions["text"].to_list(), given)
+    else:
+        caption_vectors = embed_texts(encoder, captions["text"].to_list(), progress)
     scores = caption_vectors @ image_vectors.T
     if not dense_only:
         texts = captions["text"].to_list()

@@ -132,6 +132,21 @@ class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder):
             vectors = text_vectors(self.net, self.bank, caption, batch)
         return vectors.float().cpu().numpy()
 
+    def encode_explained(self, texts: Sequence[str], explanations: Sequence[str | None]) -> np.ndarray:
+        """T* per text: T enhanced by its explanation through the run's EntityCLIP text experts
+        (a missing explanation stands in as the text itself, as in training)."""
+        if self.net.experts is None:
+            raise HopidError(f"{self.run_dir}: explained queries need a model trained with model.explanation_experts")
+        plain = self.encode_texts(texts)
+        if not texts:
+            return plain
+        given = [e if e and e.strip() else t for e, t in zip(explanations, texts, strict=True)]
+        with torch.inference_mode():
+            feature = self.net.caption_backbone(self.net.tokenizer(given).to(self.device))
+            experts = self.net.experts
+            vectors = experts.enhance_text(torch.from_numpy(plain).to(self.device), experts.explain(feature.float()))
+        return vectors.float().cpu().numpy()
+
     @property
     def rerank_defaults(self) -> dict[str, float]:
         """MMRef's re-ranking ``k`` and ``beta`` chosen on the validation split (empty: no references)."""

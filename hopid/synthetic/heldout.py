@@ -64,27 +64,46 @@ def write_heldout_folder(
 
 
 def write_heldout_identities(
-    out: str | Path, *, seed: int = HELDOUT_SEED, identities: int = 20, views: int = 4, unnamed_rate: float = 0.25
+    out: str | Path,
+    *,
+    seed: int = HELDOUT_SEED,
+    identities: int = 30,
+    views: int = 4,
+    unnamed_rate: float = 0.25,
+    explanations: str = "knowledge",
 ) -> Path:
     """The identity benchmark rendered with its own seed and the held-out vocabulary (brands and
     plate codes training can never write), every image as ``test``, written as
-    ``out/captions.csv`` with columns ``image, caption, object_id, split``; about
-    ``unnamed_rate`` of the captions name no brand. Returns the CSV."""
+    ``out/captions.csv`` with columns ``image, caption, object_id, split, explanation``; about
+    ``unnamed_rate`` of the captions name no brand (and have no explanation). ``explanations``
+    (``knowledge`` or ``template``) changes the explanation column only. Returns the CSV."""
     from hopid.synthetic.identities import generate_identities
 
     out = Path(out)
     generate_identities(
-        out, seed=seed, identities=identities, views=views, unnamed_rate=unnamed_rate, vocabulary=HELDOUT_VOCABULARY
+        out,
+        seed=seed,
+        identities=identities,
+        views=views,
+        unnamed_rate=unnamed_rate,
+        vocabulary=HELDOUT_VOCABULARY,
+        explanations=explanations,
     )
     check_heldout(read_table(out / "ocr.parquet", "ocr")["text"].to_list())
     images = read_table(out / "images.parquet", "images").select("image_id", "path", "object_id")
     captions = read_table(out / "captions.parquet", "captions").join(images, on="image_id")
     path = out / "captions.csv"
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["image", "caption", "object_id", "split"])
+        writer = csv.DictWriter(handle, fieldnames=["image", "caption", "object_id", "split", "explanation"])
         writer.writeheader()
         writer.writerows(
-            {"image": row["path"], "caption": row["text"], "object_id": row["object_id"], "split": "test"}
+            {
+                "image": row["path"],
+                "caption": row["text"],
+                "object_id": row["object_id"],
+                "split": "test",
+                "explanation": row["explanation"] or "",
+            }
             for row in captions.iter_rows(named=True)
         )
     for name in ("images", "captions", "ocr"):  # a user's folder: images and a captions file only

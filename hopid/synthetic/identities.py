@@ -11,9 +11,13 @@ measure MMRef and EntityCLIP on this machine.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image, ImageDraw
 
 from hopid.errors import HopidError
 from hopid.progress import Progress
@@ -40,10 +44,46 @@ BRAND_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def explanation(brand: str, kind: str) -> str:
-    """The templated explanation of one identity."""
+LOGO_SHAPES = ("circle", "square", "triangle", "star", "diamond", "cross")
+LOGO_COLORS: dict[str, tuple[int, int, int]] = {
+    "red": (214, 40, 40),
+    "green": (36, 160, 70),
+    "blue": (36, 90, 210),
+    "orange": (245, 140, 20),
+    "purple": (128, 50, 170),
+    "yellow": (245, 215, 30),
+}
+LOGO_SIZE = 0.2  # the badge's side, as a share of the image side
+EXPLANATIONS = ("knowledge", "template")
+
+
+@dataclass(frozen=True)
+class BrandFacts:
+    """What every picture of a brand shows besides its name, and no caption says."""
+
+    logo_shape: str
+    logo_color: str
+
+
+def brand_facts(seed: int, identity: int) -> BrandFacts:
+    """The brand's facts, from their own random stream (names and scenes do not move)."""
+    rng = random.Random(f"brand-facts:{seed}:{identity}")
+    return BrandFacts(rng.choice(LOGO_SHAPES), rng.choice(sorted(LOGO_COLORS)))
+
+
+def explanation(brand: str, kind: str, facts: BrandFacts | None = None) -> str:
+    """The identity's explanation: its visible facts (``facts`` given) or the template."""
+    if facts is not None:
+        return (
+            f"{brand} is a {kind}; its logo is a {facts.logo_color} {facts.logo_shape} badge "
+            "printed in a corner of everything it brands."
+        )
     places = [_plural(OBJECT_NOUNS[obj][0]) for obj in BRAND_KINDS[kind]]
     return f"{brand} is a {kind}; its name appears on {', '.join(places[:-1])} and {places[-1]}."
+
+
+def names_brand(caption: str, brand: str) -> bool:
+    return brand.lower() in caption.lower()
 
 
 def _plural(noun: str) -> str:
@@ -61,12 +101,16 @@ def generate_identities(
     unnamed_rate: float = 0.2,
     progress: Progress | None = None,
     vocabulary: Vocabulary = TRAINING_VOCABULARY,
+    explanations: str = "knowledge",
 ) -> SyntheticSummary:
     """Render ``identities`` brands x ``views`` images into ``out`` (tables written last, as in
     :func:`hopid.synthetic.generate`); ``unnamed_rate`` of the captions name no brand.
-    Brand names and plate codes come from ``vocabulary``."""
+    Brand names and plate codes come from ``vocabulary``; ``explanations`` is ``knowledge`` or
+    ``template`` (the images are the same either way)."""
     if identities < 1 or views < 1 or captions_per_image < 1:
         raise HopidError("synthetic identities: identities, views and captions per image must each be at least 1")
+    if explanations not in EXPLANATIONS:
+        raise HopidError(f"synthetic identities: explanations {explanations!r} is not one of {', '.join(EXPLANATIONS)}")
     out = start_rendering(out, size)
     rng = random.Random(f"identities:{seed}")
     k = size / BASE
@@ -85,10 +129,12 @@ def generate_identities(
         objects = list(BRAND_KINDS[kind])
         rng.shuffle(objects)
         object_id = f"brand-{identity:04d}"
+        facts = brand_facts(seed, identity)
+        explained = explanation(brand, kind, facts if explanations == "knowledge" else None)
         for view in range(views):
             image_id = f"{object_id}-v{view}"
             words, scene = _render_view(
-                out / "images" / f"{image_id}.png", brand, objects, view, size, k, rng, vocabulary.code
+                out / "images" / f"{image_id}.png", brand, objects, view, size, k, rng, vocabulary.code, facts
             )
             image_rows.append(
                 {
@@ -109,7 +155,7 @@ def generate_identities(
                     "image_id": image_id,
                     "text": text,
                     "split": splits[identity],
-                    "explanation": explanation(brand, kind),
+                    "explanation": explained if names_brand(text, brand) else None,
                 }
                 for i, text in enumerate(texts)
             ]
@@ -128,9 +174,10 @@ def _render_view(
     k: float,
     rng: random.Random,
     make_code: Callable[[random.Random], str],
+    facts: BrandFacts,
 ):
     """Draw ``brand`` on the first of the identity's objects (from this view's turn on) it fits,
-    with a ``make_code`` distractor on its plate if it has one."""
+    with a ``make_code`` distractor on its plate if it has one, and the brand's logo."""
     for turn in range(len(objects)):
         scene = plan_scene(rng, objects[(view + turn) % len(objects)])
         image, layout = render_base(scene, size)
@@ -141,6 +188,58 @@ def _render_view(
         if layout.plate is not None:
             _, plate_fit = _plate_text(layout, k, rng, make_code)
             words += draw_words(image, layout.plate, plate_fit, PLATE_INK)
+        draw_logo(image, facts, [layout.panel] + ([layout.plate] if layout.plate is not None else []))
         image.save(path, format="PNG")
         return words, scene
     raise HopidError(f"synthetic: the brand {brand!r} fits none of its objects at this image size; use a larger size")
+
+
+def logo_box(size: int, keep_clear: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+    """The corner square for the logo that overlaps the rectangles in ``keep_clear`` least."""
+    side, margin = LOGO_SIZE * size, 0.03 * size
+    corners = [
+        (margin, margin),
+        (size - margin - side, margin),
+        (margin, size - margin - side),
+        (size - margin - side, size - margin - side),
+    ]
+
+    def overlap(x: float, y: float) -> float:
+        return sum(
+            max(0.0, min(x + side, r[2]) - max(x, r[0])) * max(0.0, min(y + side, r[3]) - max(y, r[1]))
+            for r in keep_clear
+        )
+
+    x, y = min(corners, key=lambda c: overlap(*c))
+    return (x, y, x + side, y + side)
+
+
+def draw_logo(image: Image.Image, facts: BrandFacts, keep_clear: list[tuple[float, float, float, float]]) -> None:
+    """The brand's badge: a white rounded square with its shape in its colour on top."""
+    x0, y0, x1, y1 = logo_box(image.width, keep_clear)
+    draw = ImageDraw.Draw(image)
+    side = x1 - x0
+    draw.rounded_rectangle((x0, y0, x1, y1), radius=side / 6, fill=(250, 250, 250), outline=(30, 30, 30), width=2)
+    fill = LOGO_COLORS[facts.logo_color]
+    cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, side * 0.36
+    if facts.logo_shape == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+    elif facts.logo_shape == "square":
+        draw.rectangle((cx - r * 0.85, cy - r * 0.85, cx + r * 0.85, cy + r * 0.85), fill=fill)
+    elif facts.logo_shape == "triangle":
+        draw.polygon([(cx, cy - r), (cx + r, cy + r * 0.8), (cx - r, cy + r * 0.8)], fill=fill)
+    elif facts.logo_shape == "diamond":
+        draw.polygon([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], fill=fill)
+    elif facts.logo_shape == "cross":
+        t = r * 0.35
+        draw.rectangle((cx - t, cy - r, cx + t, cy + r), fill=fill)
+        draw.rectangle((cx - r, cy - t, cx + r, cy + t), fill=fill)
+    else:  # star
+        points = [
+            (
+                cx + (r if i % 2 == 0 else r * 0.45) * math.sin(i * math.pi / 5),
+                cy - (r if i % 2 == 0 else r * 0.45) * math.cos(i * math.pi / 5),
+            )
+            for i in range(10)
+        ]
+        draw.polygon(points, fill=fill)

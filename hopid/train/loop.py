@@ -108,7 +108,7 @@ def resolve_device(name: str) -> str:
 def synthetic_cache_dir(settings: dict[str, Any]) -> Path:
     base = Path(os.environ.get("HOPID_CACHE", Path.home() / ".cache" / "hopid"))
     keys = (
-        ("seed", "identities", "views", "size")
+        ("seed", "identities", "views", "size", "explanations")
         if settings.get("identities")
         else ("seed", "groups", "variants", "size")
     )
@@ -131,6 +131,7 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
     root = synthetic_cache_dir(settings)
     if world.is_main and not (root / "images.parquet").is_file():
         identities, views = settings.pop("identities"), settings.pop("views")
+        explanations = settings.pop("explanations")
         if identities:
             generate_identities(
                 root,
@@ -139,6 +140,7 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
                 views=views,
                 size=settings["size"],
                 progress=progress,
+                explanations=explanations,
             )
         else:
             generate(root, **settings, progress=progress)
@@ -550,6 +552,7 @@ class Trainer:
                 keys,
                 matching=loss_cfg["matching"],
                 enhanced=loss_cfg["enhanced"],
+                explained=loss_cfg["explained"],
                 logit_scale=dist_.global_param(self.net.logit_scale, self.world),
             )
             loss, parts = loss + extra, parts | extra_parts

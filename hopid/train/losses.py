@@ -99,10 +99,13 @@ def explanation_losses(
     matching: float,
     enhanced: float,
     logit_scale: torch.Tensor,
+    explained: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """EntityCLIP: ``matching`` x the gated matching loss on positives and the batch's hardest
-    negatives, plus ``enhanced`` x the contrastive loss of the explanation-enhanced V*, T*.
-    Row i's explanation ``E_i`` belongs to caption i and enhances every pair caption i is in."""
+    negatives, plus ``enhanced`` x the contrastive loss of the explanation-enhanced V*, T*,
+    plus ``explained`` x that of T* against the plain V (an explained query against an index
+    built without explanations, as ``--explained`` searches). Row i's explanation ``E_i``
+    belongs to caption i and enhances every pair caption i is in."""
     total = text.new_zeros(())
     parts: dict[str, float] = {}
     e = experts.explain(explanation)
@@ -112,6 +115,10 @@ def explanation_losses(
         value = info_nce(text_star, image_star, image_keys, logit_scale)
         total = total + enhanced * value
         parts["loss_enhanced"] = float(value.detach())
+    if explained > 0:
+        value = info_nce(text_star, image, image_keys, logit_scale)
+        total = total + explained * value
+        parts["loss_explained"] = float(value.detach())
     if matching > 0 and len(text) > 1:
         with torch.no_grad():
             similarity = (text @ image.t()).masked_fill(_same_image(image_keys), torch.finfo(text.dtype).min)

@@ -25,7 +25,16 @@ DEFAULTS: dict[str, Any] = {
         # "synthetic" (prepared by the recipe itself, cached) or a dataset directory
         "dataset": SYNTHETIC,
         # identities > 0: the identity benchmark (brands x views, with explanations) instead of groups x variants
-        "synthetic": {"seed": 0, "groups": 60, "variants": 5, "size": 256, "identities": 0, "views": 4},
+        # explanations (identities only): knowledge (the brand's visible facts) or template (none)
+        "synthetic": {
+            "seed": 0,
+            "groups": 60,
+            "variants": 5,
+            "size": 256,
+            "identities": 0,
+            "views": 4,
+            "explanations": "knowledge",
+        },
         "ocr_engine": None,  # which OCR rows train the model (None: the best present)
         "train_split": "train",
         "val_split": "val",
@@ -43,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
         "reference_guided": 1.0,  # MMRef: vectors pulled toward their identity's reference
         "matching": 1.0,  # EntityCLIP (model.explanation_experts): eta, the gated matching loss
         "enhanced": 1.0,  # EntityCLIP: lambda, contrastive loss of the explanation-enhanced V*, T*
+        "explained": 0.0,  # EntityCLIP: contrastive loss of the explanation-enhanced query T* against plain V
     },
     "train": {
         "epochs": 30,

@@ -1,0 +1,84 @@
+"""The identity benchmark's knowledge: each brand's logo is drawn in every view, named by no
+caption, and stated by the explanations of the captions that name the brand."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from PIL import Image
+
+from hopid.data.schema import read_table
+from hopid.entities.text import words
+from hopid.synthetic.captions import caption_vocabulary
+from hopid.synthetic.heldout import write_heldout_identities
+from hopid.synthetic.heldout_words import seen_in_training
+from hopid.synthetic.identities import (
+    LOGO_COLORS,
+    LOGO_SHAPES,
+    LOGO_SIZE,
+    brand_facts,
+    generate_identities,
+    names_brand,
+)
+
+SIZE = 256
+
+
+def _logo_seen(path, color: str) -> bool:
+    """Whether one of the four corner badges has the logo colour at its centre (every shape fills it)."""
+    image = np.asarray(Image.open(path).convert("RGB"))
+    side, margin = LOGO_SIZE * SIZE, 0.03 * SIZE
+    starts = (margin, SIZE - margin - side)
+    centres = [(int(x + side / 2), int(y + side / 2)) for x in starts for y in starts]
+    return any(tuple(image[y, x]) == LOGO_COLORS[color] for x, y in centres)
+
+
+def _tables(out):
+    images = read_table(out / "images.parquet", "images")
+    captions = read_table(out / "captions.parquet", "captions").join(images, on="image_id")
+    return images, captions
+
+
+def test_logo_is_drawn_explained_and_never_captioned(tmp_path):
+    generate_identities(tmp_path / "k", seed=3, identities=6, views=3, size=SIZE)
+    images, captions = _tables(tmp_path / "k")
+    facts = {f"brand-{i:04d}": brand_facts(3, i) for i in range(6)}
+    for image_id, path, object_id in images.select("image_id", "path", "object_id").iter_rows():
+        assert _logo_seen(tmp_path / "k" / path, facts[object_id].logo_color), image_id
+    fact_words = {*LOGO_SHAPES, "logo", "badge"}
+    named = 0
+    for text, explanation, object_id in captions.select("text", "explanation", "object_id").iter_rows():
+        assert not fact_words & {w.key for w in words(text)}, text  # no caption names the logo
+        brand = captions.filter(pl.col("object_id") == object_id)["explanation"].drop_nulls()[0].split(" is a ")[0]
+        if names_brand(text, brand):
+            named += 1
+            assert f"logo is a {facts[object_id].logo_color} {facts[object_id].logo_shape} badge" in explanation
+        else:
+            assert explanation is None  # nothing for an explainer to go on
+    assert named >= len(captions) // 2
+
+
+def test_template_explanations_carry_no_knowledge_over_the_same_images(tmp_path):
+    generate_identities(tmp_path / "k", seed=3, identities=3, views=2, size=SIZE)
+    generate_identities(tmp_path / "t", seed=3, identities=3, views=2, size=SIZE, explanations="template")
+    _, knowledge = _tables(tmp_path / "k")
+    _, template = _tables(tmp_path / "t")
+    assert knowledge["text"].to_list() == template["text"].to_list()
+    for path in knowledge["path"].unique():
+        assert (tmp_path / "k" / path).read_bytes() == (tmp_path / "t" / path).read_bytes()
+    explained = template["explanation"].drop_nulls().to_list()
+    assert explained and not [e for e in explained if "logo" in e or any(s in e for s in LOGO_SHAPES)]
+
+
+def test_heldout_identities_have_explanations_and_new_brands(tmp_path):
+    csv_path = write_heldout_identities(tmp_path / "heldout", identities=4, views=2)
+    rows = pl.read_csv(csv_path).to_dicts()
+    explained = [r for r in rows if r["explanation"]]
+    assert explained and all("logo is a" in r["explanation"] for r in explained)
+    heldout_brands = {r["explanation"].split(" is a ")[0].lower() for r in explained}
+    assert not seen_in_training(heldout_brands)
+    generate_identities(tmp_path / "train", seed=0, identities=8, views=1, size=SIZE)
+    _, train = _tables(tmp_path / "train")
+    train_brands = {e.split(" is a ")[0].lower() for e in train["explanation"].drop_nulls()}
+    assert train_brands and not train_brands & heldout_brands
+    assert not heldout_brands & caption_vocabulary()
