@@ -16,12 +16,23 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from conftest import cold_query, render_words
+from test_index_generations import lock_held_elsewhere
 from typer.testing import CliRunner
 
+from hopid.data.scan import content_hash
 from hopid.errors import HopidError
 from hopid.index.build import build_index
-from hopid.index.ray_executor import check_reachable, index_with_ray, plan_stages
-from hopid.ocr.stage import OCR_PART_SCHEMA
+from hopid.index.ray_executor import (
+    ATTEMPTS_DIR,
+    Source,
+    batch_tag,
+    check_reachable,
+    index_with_ray,
+    plan_stages,
+    run_pipeline,
+)
+from hopid.ocr.registry import DEFAULT_ENGINE
+from hopid.ocr.stage import OCR_PART_SCHEMA, ocr_store
 from hopid_cli.app import app
 
 ray = pytest.importorskip("ray", reason='needs pip install "hopid[ray]"')
@@ -140,6 +151,40 @@ def test_a_dead_ocr_actor_and_an_interrupted_run_lose_and_duplicate_nothing(tmp_
     items_after, vectors_after, ocr_after, _ = generation_files(tmp_path / "ray")
     assert items_after.drop("mtime_ns").equals(items.drop("mtime_ns"))
     assert np.abs(vectors_after - vectors).max() <= 1e-5 and ocr_after.equals(ocr)
+
+
+@pytest.mark.slow
+def test_an_interrupted_runs_markers_and_stale_failures_do_not_fail_healthy_images(tmp_path, tiny_encoder, ray_here):
+    images = tmp_path / "photos"
+    render_words(images / "a.png", ["ALPHA"])
+    render_words(images / "b.png", ["BRAVO"])
+    index_dir = tmp_path / "ray"
+    sha = {name: content_hash(images / name) for name in ("a.png", "b.png")}
+    # a.png: a failure of an older engine version, which the cache reads again
+    ocr_store(index_dir / "cache", DEFAULT_ENGINE).append([{"key": sha["a.png"], "error": "OCR failed:"}])
+    # b.png: the markers an interrupted run leaves when the actor reading it is killed
+    attempts = index_dir / "cache" / ATTEMPTS_DIR
+    attempts.mkdir(parents=True)
+    for keys in (["b.png"], ["a.png", "b.png"]):
+        tag = batch_tag(keys)
+        for marker in (f"batch-{tag}", f"image-{tag}-0", f"image-{tag}-1", f"batch-{batch_tag(sha[k] for k in keys)}"):
+            (attempts / marker).touch()
+    (attempts / f"image-{sha['b.png']}").touch()
+
+    counts = run_pipeline(Source(str(images)), tiny_encoder, index_dir, DEFAULT_ENGINE)
+    assert counts["ocr_now"] == 2  # the stale failure too
+    rows = ocr_store(index_dir / "cache", DEFAULT_ENGINE).read().to_pylist()
+    assert {r["key"]: r["error"] for r in rows} == {sha["a.png"]: None, sha["b.png"]: None}
+    assert not attempts.exists()
+
+
+def test_a_ray_run_on_an_index_another_run_is_writing_is_one_line(tmp_path, tiny_encoder):
+    render_words(tmp_path / "photos" / "a.png", ["ONE"])
+    with (
+        lock_held_elsewhere(tmp_path / "photos" / ".hopid"),
+        pytest.raises(HopidError, match="another hopid index is writing"),
+    ):
+        index_with_ray(tmp_path / "photos", tiny_encoder)  # before Ray starts
 
 
 def test_stage_sizes_fit_the_cluster():
