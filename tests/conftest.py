@@ -51,7 +51,8 @@ def cold_query(index_dir: Path, text: str) -> tuple[list[dict], list[str]]:
     probe = (
         "import json, sys; from hopid_cli.app import app; "
         "app(['query', sys.argv[2], '--index', sys.argv[1], '--json'], standalone_mode=False); "
-        "print(json.dumps(sorted({'torch', 'spacy', 'open_clip'} & set(sys.modules))), file=sys.stderr)"
+        "heavy = {'torch', 'spacy', 'open_clip', 'polars', 'pandas'}; "
+        "print(json.dumps(sorted(heavy & set(sys.modules))), file=sys.stderr)"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe, str(index_dir), text], capture_output=True, text=True, timeout=120

@@ -12,13 +12,15 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hopid.errors import HopidError
+
+if TYPE_CHECKING:  # polars loads only where a frame is made: the cold query path reads arrow alone
+    import polars as pl
 
 SCHEMA_VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -153,6 +155,8 @@ def table_path(directory: str | Path, name: str) -> Path:
 
 def empty(name: str) -> pl.DataFrame:
     """An empty frame with the table's columns and types."""
+    import polars as pl
+
     return pl.from_arrow(TABLES[name].schema.empty_table())  # type: ignore[return-value]
 
 
@@ -161,8 +165,10 @@ def conform(data: pl.DataFrame | pa.Table | list[Mapping[str, Any]], name: str) 
     with nulls, extra columns kept after the fixed ones."""
     table_spec = TABLES[name]
     if isinstance(data, list):
+        import polars as pl
+
         data = pl.DataFrame(data, schema_overrides=None, infer_schema_length=None) if data else empty(name)
-    table = data.to_arrow() if isinstance(data, pl.DataFrame) else data
+    table = data if isinstance(data, pa.Table) else data.to_arrow()
     columns, fields = [], []
     for field in table_spec.schema:
         if field.name in table.column_names:
@@ -211,6 +217,13 @@ def write_table(data: pl.DataFrame | pa.Table | list[Mapping[str, Any]], path: s
 
 def read_table(path: str | Path, name: str) -> pl.DataFrame:
     """Read and check table ``name``; any problem is one HopidError line naming the file."""
+    import polars as pl
+
+    return pl.from_arrow(read_arrow(path, name))  # type: ignore[return-value]
+
+
+def read_arrow(path: str | Path, name: str) -> pa.Table:
+    """:func:`read_table` as an arrow table (without importing polars)."""
     path = Path(path)
     if not path.is_file():
         raise HopidError(f"{path}: no such file; create it with the hopid stage that writes {name} tables")
@@ -231,7 +244,7 @@ def read_table(path: str | Path, name: str) -> pl.DataFrame:
         raise HopidError(f"{path}: missing required column(s) {', '.join(missing)} for a {name} table")
     # ParquetFile, not pq.read_table: that goes through pyarrow.dataset, which imports pandas when
     # installed (a quarter of a second of the cold query path)
-    return pl.from_arrow(conform(pq.ParquetFile(path).read(), name))  # type: ignore[return-value]
+    return conform(pq.ParquetFile(path).read(), name)
 
 
 def read_optional(path: str | Path, name: str) -> pl.DataFrame:

@@ -7,13 +7,13 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.data.scan import os_name, stored_name
-from hopid.data.schema import read_table
+from hopid.data.schema import read_arrow, read_table
 from hopid.errors import HopidError
 from hopid.index.choose import tune_for_search
 from hopid.index.directory import (
@@ -32,6 +32,9 @@ from hopid.scenetext.lexical import LexicalIndex, query_terms
 
 MAX_QUERY_CHARS = 2000
 APPROXIMATE_CANDIDATES = 200  # from a PQ index, re-scored exactly: recall@10 0.986 (100: 0.948)
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,14 @@ def query_entity_spans(encoder: TextEncoder, texts: list[str], tagger=None) -> l
     given, else the given tagger, else the rules (what every text search and ``hopid eval`` use)."""
     if tagger is None and isinstance(encoder, EntityEncoder):
         found = encoder.entities(texts)  # a trained run's own tagger, already run for its vector
-    else:
+    elif tagger is not None:
         from hopid.entities.infer import infer_texts
 
         found = infer_texts(texts, tagger)
+    else:  # the rules alone, without the dataset machinery of entities.infer (and its polars)
+        from hopid.entities.rules import rule_entities
+
+        found = [rule_entities(text) for text in texts]
     return [[(e.start, e.end) for e in entities] for entities in found]
 
 
@@ -133,10 +140,10 @@ class Searcher:
             self.vectors = np.load(self.generation.path(VECTORS_FILE), mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise self.generation.damaged(VECTORS_FILE, f"is not a readable array ({type(exc).__name__})") from exc
-        items = self._read(ITEMS_FILE, "items")
-        self._stored_paths = items["path"].to_list()  # the stored-name form the OCR table uses too
+        items = self._read(ITEMS_FILE, "items", read_arrow)  # arrow: the cold path never imports polars
+        self._stored_paths = items.column("path").to_pylist()  # the stored-name form the OCR table uses too
         self.paths = [os_name(p) for p in self._stored_paths]
-        self._sizes = items.select("width", "height").to_numpy()
+        self._items = items
         rows, dim = len(self.paths), self.manifest.get("dim")
         if self.faiss_index.ntotal != rows or self.vectors.shape != (rows, dim) or self.faiss_index.d != dim:
             raise self.generation.damaged(
@@ -166,10 +173,11 @@ class Searcher:
             f"{self.manifest['model']}`"
         )
 
-    def _read(self, name: str, table: str) -> pl.DataFrame:
-        """A Parquet table of the generation; an unreadable one is an "index damaged" error."""
+    def _read(self, name: str, table: str, reader=read_table):
+        """A Parquet table of the generation (as ``reader`` gives it); an unreadable one is an
+        "index damaged" error."""
         try:
-            return read_table(self.generation.path(name), table)
+            return reader(self.generation.path(name), table)
         except HopidError as exc:
             raise self.generation.damaged(name, f"is not a readable {table} table") from exc
 
@@ -190,6 +198,8 @@ class Searcher:
 
     def hit_words(self, hits: list[Hit]) -> dict[str, list[HitWord]]:
         """The OCR words of each hit's image in reading order, keyed by the hit's path."""
+        import polars as pl
+
         wanted = {stored_name(hit.path[len(self.root_prefix) :]): hit.path for hit in hits}
         rows = self.ocr.filter(pl.col("image_id").is_in(list(wanted))).sort("image_id", "token_index")
         found: dict[str, list[HitWord]] = {hit.path: [] for hit in hits}
@@ -254,6 +264,11 @@ class Searcher:
     def row_of(self) -> dict[str, int]:
         """The index row of each image path (relative to the images folder)."""
         return {path: row for row, path in enumerate(self.paths)}
+
+    @functools.cached_property
+    def _sizes(self) -> np.ndarray:
+        """``[rows, 2]`` upright width and height (made when the gallery first asks)."""
+        return np.column_stack([self._items.column(name).to_numpy() for name in ("width", "height")])
 
     def image_size(self, row: int) -> tuple[int, int]:
         """Upright ``(width, height)`` of the indexed image at ``row``."""
