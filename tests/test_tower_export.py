@@ -76,3 +76,18 @@ def test_exported_towers_give_the_models_vectors(tiny_encoder, tmp_path: Path):
     text_int8 = open_session(tmp_path / "text.int8.opt.onnx").run(None, {"ids": ids})[0]
     found = agreement(text_fp32, text_int8, image_fp32)
     assert found.probes == len(texts) and 0.5 < found.min_cosine <= 1.0 + 1e-6
+
+
+@pytest.mark.slow
+def test_prepared_towers_are_reused_while_intact_and_rebuilt_when_damaged(tiny_encoder, tmp_path: Path):
+    from hopid.models.onnx_clip import prepare_towers
+
+    folder = tmp_path / "towers"
+    made = prepare_towers(tiny_encoder, folder, "int8")
+    made_at = (folder / "text.onnx").stat().st_mtime_ns
+    assert prepare_towers(tiny_encoder, folder, "int8").facts == made.facts
+    assert (folder / "text.onnx").stat().st_mtime_ns == made_at  # reused, not made again
+    with open(folder / "text.onnx", "r+b") as graph:  # an index generation links this very file
+        graph.truncate(100)
+    remade = prepare_towers(tiny_encoder, folder, "int8")
+    assert remade.facts["graphs"] == made.facts["graphs"]  # the same graphs again, whole

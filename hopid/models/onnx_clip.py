@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hopid.data.scan import content_hash
 from hopid.models.encoder import ImageEncoder
 from hopid.models.pixels import pixel_batch, supports
 from hopid.models.tower_export import (
@@ -97,9 +98,9 @@ def prepare_towers(encoder: ClipEncoder, folder: Path, precision: str) -> Towers
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     if (folder / FACTS).is_file():
         towers = Towers(folder, json.loads((folder / FACTS).read_text()))
-        if towers.facts.get("fingerprint") == encoder.fingerprint:
+        if towers.facts.get("fingerprint") == encoder.fingerprint and _graphs_intact(towers):
             return towers
-        shutil.rmtree(folder)
+        shutil.rmtree(folder)  # another model's, or a graph changed (generations hard-link these files)
     work = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -137,7 +138,18 @@ def _make_towers(encoder: ClipEncoder, folder: Path, precision: str) -> None:
         facts[tower] = {"precision": chosen, "asked": precision, "agreement": found and vars(found)}
     for leftover in folder.glob("*.*.onnx"):
         leftover.unlink()
+    facts["graphs"] = {name: content_hash(folder / name) for name in (TEXT_GRAPH, IMAGE_GRAPH)}
     (folder / FACTS).write_text(json.dumps(facts, indent=2))
+
+
+def _graphs_intact(towers: Towers) -> bool:
+    """Whether both graphs still have the contents they were made with (a fraction of a second
+    for ViT-B/32's 150 MB; index generations link these files, so damage to one shows here)."""
+    recorded = towers.facts.get("graphs") or {}
+    return all(
+        (towers.folder / name).is_file() and content_hash(towers.folder / name) == recorded.get(name)
+        for name in (TEXT_GRAPH, IMAGE_GRAPH)
+    )
 
 
 def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
