@@ -60,6 +60,14 @@ def evaluate(
     rerank_beta: Annotated[
         float | None, typer.Option(min=0.0, help="Weight of the reference score (default: the run's, from val).")
     ] = None,
+    explained: Annotated[
+        bool,
+        typer.Option(
+            "--explained",
+            help="Enhance each query by its caption's explanation (captions.explanation) through the run's "
+            "EntityCLIP experts (a run trained with model.explanation_experts).",
+        ),
+    ] = False,
     protocol: Annotated[
         str | None,
         typer.Option(
@@ -100,8 +108,10 @@ def evaluate(
     parse_model_spec(model)  # a wrong --model fails before any work
     data = Dataset.open(dataset, need_captions=False)
     words = protocol == WORDS or plan(data.benchmark(), subset, folds).protocol == WORDS
-    if words and (subset or folds or rerank):
-        raise HopidError("word retrieval ranks every image of the split: --subset, --folds and --rerank do not apply")
+    if words and (subset or folds or rerank or explained):
+        raise HopidError(
+            "word retrieval ranks every image of the split: --subset, --folds, --rerank and --explained do not apply"
+        )
     if queries is not None and not words:
         raise HopidError("--queries is for word retrieval (SVT, ICDAR 2015 or --protocol words)")
     query_rule(data.benchmark(), queries)  # a wrong --queries fails before any work
@@ -125,7 +135,7 @@ def evaluate(
         if words:
             result = evaluate_words(data, encoder, queries=queries, progress=update, **options)
         else:
-            extra = {"subset": subset, "folds": folds, "rerank": rerank, "rerank_k": rerank_k}
+            extra = {"subset": subset, "folds": folds, "rerank": rerank, "rerank_k": rerank_k, "explained": explained}
             result = run(data, encoder, rerank_beta=rerank_beta, progress=update, **options, **extra)
     label = result.plan.label
     target = out_dir or dataset / "eval" / (f"{split}-{label}" if label else split)
@@ -133,6 +143,7 @@ def evaluate(
         f"{split} split of {dataset}{f' ({label})' if label else ''}: {result.plan.protocol} protocol, "
         + ("dense only" if dense_only else "fused")
         + (f", {rerank} re-ranking" if rerank else "")
+        + (", explained queries" if explained else "")
         + (f", OCR: {result.ocr_engine}" if result.ocr_engine else ", no OCR")
     )
     if result.ocr_engine == GROUNDTRUTH_ENGINE:
