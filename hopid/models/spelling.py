@@ -3,7 +3,9 @@
 A random-init or small text tower tells unseen words apart poorly and OCR misspellings
 ("HarbourFr0nt") not at all; the sketch gives every word a fixed vector in which words that
 share most of their letters are close. It is concatenated to the frozen tower's word
-embedding (``NetConfig.spelling_dim``; 0 turns it off), needs no training and no weights.
+embedding (``NetConfig.spelling_dim``; 0 turns it off), needs no training and no weights. With
+``NetConfig.spelling_channel`` the mean sketch of an image's OCR words and of a caption's entity
+words also enter V and T directly, so their cosine is part of the score (docs/unseen-words.md).
 The numpy form serves the torch-free query path; the tensor form wraps it.
 """
 
