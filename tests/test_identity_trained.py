@@ -60,13 +60,26 @@ def test_mmref_reference_reranking_lifts_map_on_unseen_brands(tmp_path, monkeypa
 def test_entityclip_trains_on_explanations_and_serves_without_them(tmp_path, monkeypatch):
     monkeypatch.setenv("HOPID_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "entityclip"
-    invoke("train", "demo-tiny-entityclip", "--out", run, "--set", "train.epochs=3")
+    invoke("train", "demo-tiny-entityclip", "--out", run, "--set", "train.epochs=3", "--set", "loss.explained=1.0")
     from hopid.data.schema import read_table
 
     log = read_table(run / "train_log.parquet", "train_log")
-    assert {"loss_matching", "loss_enhanced"} <= set(log["metric"])  # the explanations were trained on
+    assert {"loss_matching", "loss_enhanced", "loss_explained"} <= set(log["metric"])  # trained on explanations
     images = tmp_path / "images"
-    write_heldout_identities(images, identities=4, views=2)
+    captions = write_heldout_identities(images, identities=4, views=2)
+    dataset = tmp_path / "heldout"
+    invoke("prepare", "folder", images / "images", dataset, "--captions", captions)
+    explained = json.loads(invoke("eval", dataset, "--model", run, "--dense-only", "--explained", "--json").stdout)
+    assert 0 < explained["map"] <= 1
+    from hopid.models.run import RunEncoder
+
+    encoder = RunEncoder(run)
+    texts = ["a mug of Qojzal", "a red bus"]
+    explanations = ["Qojzal is a coffee brand; its logo is a red star badge.", None]
+    moved = (encoder.encode_texts(texts) * encoder.encode_explained(texts, explanations)).sum(axis=1)
+    assert moved[0] < 0.9999  # the explanation reaches the query
+    refused = runner.invoke(app, ["eval", str(dataset), "--model", "tiny", "--dense-only", "--explained"])
+    assert refused.exit_code != 0 and "explained queries need" in refused.stderr
     invoke("index", images / "images", "--model", run)
     hits = json.loads(invoke("query", "a red bus", "--index", images / "images" / ".hopid", "--json").stdout)
     assert len(hits) == 8 and all(h["path"].endswith(".png") for h in hits)
