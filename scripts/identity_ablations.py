@@ -2,6 +2,8 @@
 
     python scripts/identity_ablations.py --out identity-runs --seeds 0,1,2
     python scripts/identity_ablations.py --out identity-runs --seeds 0,1,2 --epochs 10 --only "all together"
+    python scripts/identity_ablations.py --out identity-runs --seeds 0,1,2 --epochs 10 \
+        --only "baseline,+ explanations (knowledge),+ explanations (template)"
 
 Rows train recipes/demo-tiny-mmref.yaml and demo-tiny-entityclip.yaml with parts switched on or
 off, once per training seed (``train.seed``; the data are the same), and evaluate on a held-out
