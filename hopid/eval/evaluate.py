@@ -13,7 +13,7 @@ from hopid.data.images import ImageLoadError, load_rgb
 from hopid.errors import HopidError
 from hopid.eval.metrics import i2t_ranks, rank_of, t2i_ranks
 from hopid.eval.protocols import WORDS, Plan, plan, protocol_metrics
-from hopid.models.encoder import EntityEncoder, ImageEncoder, TextEncoder
+from hopid.models.encoder import EntityEncoder, ExplainedEncoder, ImageEncoder, TextEncoder
 from hopid.progress import Progress
 from hopid.scenetext.fusion import fuse
 from hopid.scenetext.lexical import LexicalIndex, query_terms
@@ -128,7 +128,7 @@ def evaluate(
     ocr = dataset.ocr(engine) if uses_ocr else None
     image_vectors = embed_images(encoder, dataset, images, errors, progress, ocr=ocr)
     if explained:
-        if not hasattr(encoder, "encode_explained"):
+        if not isinstance(encoder, ExplainedEncoder):
             raise HopidError("explained queries need a trained run (EntityCLIP's explanation experts)")
         given = captions["explanation"].to_list() if "explanation" in captions.columns else [None] * captions.height
         caption_vectors = encoder.encode_explained(captions["text"].to_list(), given)

@@ -7,7 +7,8 @@ are abilities an encoder declares by subclassing them, and callers ask with ``is
   ``RunEncoder``; not the ONNX query encoders, which only read queries);
 - :class:`EntityEncoder`: infers a text's entity words with its own tagger and takes them as
   input (a trained run, full or ONNX);
-- :class:`ReferenceEncoder`: MMRef reference profiles for re-ranking (a run with references).
+- :class:`ReferenceEncoder`: MMRef reference profiles for re-ranking (a run with references);
+- :class:`ExplainedEncoder`: texts enhanced by their explanations (EntityCLIP's text experts).
 """
 
 from __future__ import annotations
@@ -71,3 +72,10 @@ class ReferenceEncoder(Protocol):
     rerank_defaults: dict[str, float]  # MMRef's k and beta chosen on val (empty: none)
 
     def reference_profiles(self, vectors: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ExplainedEncoder(Protocol):
+    """EntityCLIP: texts enhanced by their explanations through the explanation experts."""
+
+    def encode_explained(self, texts: Sequence[str], explanations: Sequence[str | None]) -> np.ndarray: ...

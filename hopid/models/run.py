@@ -17,7 +17,13 @@ from PIL import Image
 from hopid.data.scan import content_hash
 from hopid.entities.types import Entity
 from hopid.errors import HopidError
-from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder, encode_with_own_entities
+from hopid.models.encoder import (
+    EntityEncoder,
+    ExplainedEncoder,
+    ImageEncoder,
+    ReferenceEncoder,
+    encode_with_own_entities,
+)
 from hopid.models.inputs import (
     OcrToken,
     entity_batch,
@@ -35,7 +41,7 @@ from hopid.scenetext.fusion import DEFAULT_ALPHA
 ENTITY_MEMORY = 50_000  # texts whose entities are remembered
 
 
-class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder):
+class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder, ExplainedEncoder):
     """The HOPID (or baseline) network of a run; L2-normalised float32 vectors like ClipEncoder."""
 
     def __init__(self, run_dir: str | Path, device: str = "cpu") -> None:
