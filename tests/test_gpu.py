@@ -34,4 +34,4 @@ def test_amp_training_on_the_gpu(tmp_path, monkeypatch):
     summary = train(recipe, tmp_path / "run")
     assert summary.steps > 0
     assert all(v == v for v in summary.metrics["dense"].values())  # no NaN under AMP
-    assert json.loads((tmp_path / "run" / "run.json").read_text())["dim"] == 128
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["dim"] == 384  # 3 x 128: with the spelling channel

@@ -99,7 +99,8 @@ def test_a_finished_run_or_another_runs_files_are_never_overwritten(trained):
 
 def test_a_run_serves_index_and_query(trained):
     manifest = json.loads((trained.index / "manifest.json").read_text())
-    assert manifest["model"] == str(trained.run.resolve()) and manifest["dim"] == 128
+    run_dim = json.loads((trained.run / "run.json").read_text())["dim"]  # 384 with the spelling channel
+    assert manifest["model"] == str(trained.run.resolve()) and manifest["dim"] == run_dim > 0
     answer = runner.invoke(app, ["query", "a red truck", "--index", str(trained.index), "--json", "-k", "3"])
     assert answer.exit_code == 0, answer.output
     assert len(json.loads(answer.stdout)) == 3
