@@ -88,6 +88,9 @@ def within_noise(row: Sequence[float], reference: Sequence[float], quantum: floa
 
 
 def cell(values: Sequence[float], decimals: int) -> str:
+    """``mean ± std`` of ``values``, the value alone for one, ``—`` for none."""
+    if not values:
+        return "—"
     mean, std = mean_std(values)
     return f"{mean:.{decimals}f} ± {std:.{decimals}f}" if len(values) > 1 else f"{mean:.{decimals}f}"
 

@@ -22,9 +22,10 @@ import argparse
 import csv
 import json
 import re
-import statistics
 import sys
 from pathlib import Path
+
+from ablations import cell, parse_seeds
 
 # row name -> (recipe, overrides); "spelling channel" is the shipped recipe, "base" the recipe
 # before issue 18
@@ -42,21 +43,8 @@ ORACLE_SETS = ("brands", "signs")  # also scored with a perfect tagger
 COLUMNS = (("t2i_r1", "R@1", 3), ("rsum", "rSum", 1))
 
 
-def parse_seeds(text: str) -> list[int]:
-    seeds = [int(s) for s in text.split(",") if s.strip()]
-    if not seeds:
-        raise argparse.ArgumentTypeError("--seeds needs at least one seed")
-    return seeds
-
-
 def slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
-
-
-def cell(values: list[float], decimals: int) -> str:
-    if len(values) < 2:
-        return f"{values[0]:.{decimals}f}" if values else "—"
-    return f"{statistics.fmean(values):.{decimals}f} ± {statistics.stdev(values):.{decimals}f}"
 
 
 def prepare_sets(root: Path) -> dict[str, object]:
