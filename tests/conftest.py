@@ -43,19 +43,28 @@ def render_words(
 
 def cold_query(index_dir: Path, text: str) -> tuple[list[dict], list[str]]:
     """``hopid query TEXT --index DIR --json`` in a fresh Python: its hits, and which of torch,
-    spaCy and open_clip it imported."""
+    spaCy, open_clip, polars and pandas it imported."""
+    return _cold(index_dir, [text])
+
+
+def cold_image_query(index_dir: Path, image: Path) -> tuple[list[dict], list[str]]:
+    """``hopid query --image IMAGE --index DIR --json`` in a fresh Python, as :func:`cold_query`."""
+    return _cold(index_dir, ["--image", str(image)])
+
+
+def _cold(index_dir: Path, query: list[str]) -> tuple[list[dict], list[str]]:
     import json
     import subprocess
     import sys
 
     probe = (
         "import json, sys; from hopid_cli.app import app; "
-        "app(['query', sys.argv[2], '--index', sys.argv[1], '--json'], standalone_mode=False); "
+        "app(['query', *sys.argv[2:], '--index', sys.argv[1], '--json'], standalone_mode=False); "
         "heavy = {'torch', 'spacy', 'open_clip', 'polars', 'pandas'}; "
         "print(json.dumps(sorted(heavy & set(sys.modules))), file=sys.stderr)"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe, str(index_dir), text], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", probe, str(index_dir), *query], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout), json.loads(done.stderr.strip().splitlines()[-1])

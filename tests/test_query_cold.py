@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import cold_query, render_words
+from conftest import cold_image_query, cold_query, render_words
 from PIL import Image
 
 from hopid.index.build import build_index
@@ -33,19 +31,6 @@ def test_the_plain_python_tokenizer_matches_open_clip(tiny_encoder):
     alphabet = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789 .,;:!?'\"-_/()&é中😀\t\n")
     texts = TEXTS + ["".join(rng.choice(alphabet, size=rng.integers(0, 80))) for _ in range(200)]
     assert np.array_equal(ClipBPE()(texts), tiny_encoder.tokenizer(texts).numpy())
-
-
-def cold_image_query(index_dir: Path, image: Path) -> tuple[list[dict], list[str]]:
-    """``hopid query --image IMAGE --index DIR --json`` in a fresh Python: hits and heavy imports."""
-    probe = (
-        "import json, sys; from hopid_cli.app import app; "
-        "app(['query', '--image', sys.argv[2], '--index', sys.argv[1], '--json'], standalone_mode=False); "
-        "heavy = {'torch', 'spacy', 'open_clip', 'polars', 'pandas'}; "
-        "print(json.dumps(sorted(heavy & set(sys.modules))), file=sys.stderr)"
-    )
-    done = subprocess.run([sys.executable, "-c", probe, str(index_dir), str(image)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout), json.loads(done.stderr.strip().splitlines()[-1])
 
 
 def small_index(root: Path, encoder, precision: str) -> Path:

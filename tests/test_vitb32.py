@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import render_words
-from test_query_cold import cold_image_query, cold_query
+from conftest import cold_image_query, cold_query, render_words
 
 from hopid.bench.vitb32 import save_random_vitb32
 from hopid.index.build import build_index

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from hopid.index.directory import (
 )
 from hopid.models.encoder import TextEncoder
 from hopid.models.onnx_clip import IMAGE_GRAPH, TEXT_GRAPH, Towers
+from hopid.models.tower_export import export_text_tower
 
 QUERY_FILES = (QUERY_MODEL, QUERY_IMAGE_MODEL, QUERY_INFO, QUERY_ENTITIES, QUERY_REFERENCES)
 
@@ -104,34 +104,13 @@ def _same_tokens(tokenizer, context_length: int) -> bool:
 
 
 def _export(encoder, run: bool, context_length: int, path: str) -> None:
-    import torch
-
     if run:
         from hopid.models.query_export import export_run_text_side
 
         export_run_text_side(encoder.net, context_length, Path(path))
         return
-
-    class TextTower(torch.nn.Module):
-        def __init__(self, model) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, ids: torch.Tensor) -> torch.Tensor:
-            return self.model.encode_text(ids, normalize=True)
-
     example = encoder.tokenizer(["a photo"]).to(encoder.device)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation and opset notes
-        torch.onnx.export(
-            TextTower(encoder.model).eval(),
-            (example,),
-            path,
-            input_names=["ids"],
-            output_names=["vector"],
-            dynamic_axes={"ids": {0: "texts"}, "vector": {0: "texts"}},
-            dynamo=False,
-        )
+    export_text_tower(encoder.model, example, Path(path))
 
 
 def _run_extras(encoder, index_dir: Path) -> dict:
