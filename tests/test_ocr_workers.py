@@ -320,6 +320,23 @@ def test_an_engine_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
     assert ocr_workers(os.getpid()) == []
 
 
+def test_a_task_sent_to_a_worker_that_just_died_waits_for_its_death_to_be_reported() -> None:
+    from hopid.ocr.pool import _Pool
+
+    pool = _Pool(dying_engine, 1)
+    try:
+        worker = pool.workers[0]
+        worker.process.join(30)
+        assert worker.process.exitcode == -signal.SIGKILL
+        for index in range(3):  # the pipe is broken: sending must not raise
+            pool.give(worker, (index, f"img{index}.png"))
+        assert [task[0] for task in worker.tasks] == [0, 1, 2]
+        assert [news for _, news in pool.events()] == ["signal 9"]
+        assert 0 not in pool.workers
+    finally:
+        pool.close(gently=False)
+
+
 @pytest.mark.slow
 def test_failures_that_were_not_the_images_fault_are_read_again(tmp_path: Path) -> None:
     needs_engine()

@@ -119,8 +119,11 @@ class _Pool:
         return sum(len(w.tasks) for w in self.workers.values())
 
     def give(self, worker: _Worker, task: tuple[int, str]) -> None:
+        """Send ``task``; to a worker that has just died it stays on that worker, whose death
+        :meth:`events` reports next (with its unanswered tasks)."""
         worker.tasks.append(task)
-        worker.conn.send_bytes(encode({"index": task[0], "path": task[1]}))
+        with contextlib.suppress(OSError):  # BrokenPipeError: the worker is gone
+            worker.conn.send_bytes(encode({"index": task[0], "path": task[1]}))
 
     def events(self) -> list[tuple[_Worker, OcrResult | str]]:
         """Wait for news: ``(worker, result)`` for an answer (its task done), ``(worker, how)`` for
