@@ -25,7 +25,8 @@ def index(
         str,
         typer.Argument(
             metavar="SOURCE",
-            help="Folder of images (searched recursively).",
+            help="Folder of images (searched recursively), or a URI pyarrow reads (s3://bucket/photos, "
+            "gs://..., file:///...; remote files are fetched while they are read; needs --index).",
         ),
     ],
     model: Annotated[str, typer.Option(help=MODEL_HELP)] = "tiny",
@@ -35,7 +36,7 @@ def index(
         typer.Option(help="fast, or best: rapidocr reads more boxes per image, slower (docs/benchmarks.md)."),
     ] = "fast",
     index_dir: Annotated[
-        Path | None, typer.Option("--index", help="Index directory (default: IMAGES_DIR/.hopid).")
+        Path | None, typer.Option("--index", help="Index directory (default: SOURCE/.hopid; a URI source needs one).")
     ] = None,
     workers: Annotated[
         int | None, typer.Option(min=1, help="OCR worker processes (default: every usable core).")

@@ -20,11 +20,11 @@ from test_index_generations import lock_held_elsewhere
 from typer.testing import CliRunner
 
 from hopid.data.scan import content_hash
+from hopid.data.source import ImageSource
 from hopid.errors import HopidError
 from hopid.index.build import build_index
 from hopid.index.ray_executor import (
     ATTEMPTS_DIR,
-    Source,
     batch_tag,
     check_reachable,
     index_with_ray,
@@ -120,6 +120,37 @@ def test_ray_and_local_indexes_of_one_folder_are_the_same(tmp_path, tiny_encoder
 
 
 @pytest.mark.slow
+def test_ray_reads_a_uri_and_adds_an_ivf_index_in_parts(tmp_path, tiny_encoder, ray_here, monkeypatch):
+    from hopid.index import choose, ray_executor
+
+    images = folder(tmp_path / "photos")
+    local = build_index(images, tiny_encoder, index_dir=tmp_path / "local", workers=2, index_type="ivfflat")
+    spans = []
+    add_as_tasks = ray_executor.RayParts.__call__
+
+    def recording(self, add, empty, vectors, parts):
+        spans.extend(parts)
+        return add_as_tasks(self, add, empty, vectors, parts)
+
+    monkeypatch.setattr(choose, "PART_ROWS", 2)  # five vectors: three parts, each a Ray task
+    monkeypatch.setattr(ray_executor.RayParts, "__call__", recording)
+    uri = f"file://{images}"
+    summary = index_with_ray(uri, tiny_encoder, index_dir=tmp_path / "ray", index_type="ivfflat")
+    assert (summary.images, summary.errors, summary.index) == (local.images, local.errors, local.index)
+    assert summary.index == "IVF5,Flat" and spans == [(0, 1), (1, 3), (3, 5)]
+    items_l, vectors_l, ocr_l, _ = generation_files(tmp_path / "local")
+    items_r, vectors_r, ocr_r, manifest_r = generation_files(tmp_path / "ray")
+    assert manifest_r["images_dir"] == uri and ocr_r.equals(ocr_l)
+    assert items_r.drop("mtime_ns").equals(items_l.drop("mtime_ns"))
+    assert np.abs(vectors_r - vectors_l).max() <= 1e-5
+    for text in ("zorbex", "bakery gate", "exit"):
+        hits_l, _ = cold_query(tmp_path / "local", text)
+        hits_r, _ = cold_query(tmp_path / "ray", text)
+        assert [h["path"] for h in hits_r] == [f"file://{h['path']}" for h in hits_l]  # where each image is
+        assert np.allclose([h["score"] for h in hits_r], [h["score"] for h in hits_l], atol=1e-5)
+
+
+@pytest.mark.slow
 def test_a_dead_ocr_actor_and_an_interrupted_run_lose_and_duplicate_nothing(tmp_path, tiny_encoder, ray_here):
     from ray import cloudpickle
 
@@ -171,7 +202,7 @@ def test_an_interrupted_runs_markers_and_stale_failures_do_not_fail_healthy_imag
             (attempts / marker).touch()
     (attempts / f"image-{sha['b.png']}").touch()
 
-    counts = run_pipeline(Source(str(images)), tiny_encoder, index_dir, DEFAULT_ENGINE)
+    counts = run_pipeline(ImageSource.of(images), tiny_encoder, index_dir, DEFAULT_ENGINE)
     assert counts["ocr_now"] == 2  # the stale failure too
     rows = ocr_store(index_dir / "cache", DEFAULT_ENGINE).read().to_pylist()
     assert {r["key"]: r["error"] for r in rows} == {sha["a.png"]: None, sha["b.png"]: None}

@@ -20,10 +20,11 @@ from hopid import __version__
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.data.parts import PartStore
-from hopid.data.scan import ImageFile, content_hash, image_file, scan_images
+from hopid.data.scan import ImageFile
 from hopid.data.schema import SCHEMA_VERSION, read_table, write_table
+from hopid.data.source import ImageSource
 from hopid.errors import HopidError
-from hopid.index.choose import IndexPlan, build_faiss, plan_index
+from hopid.index.choose import IndexPlan, PartMapper, build_faiss, plan_index
 from hopid.index.directory import (
     FAISS_FILE,
     ITEMS_FILE,
@@ -46,10 +47,11 @@ from hopid.index.directory import (
 from hopid.models.encoder import ImageEncoder
 from hopid.models.onnx_clip import OnnxClipEncoder, Towers, prepare_towers
 from hopid.ocr.registry import cache_name
-from hopid.ocr.stage import failures, ocr_store, parts_to_ocr_table, run_ocr_parts
+from hopid.ocr.stage import done_keys, failures, ocr_store, parts_to_ocr_table, run_ocr_parts
 from hopid.progress import Progress
 
 EMBED_BATCH = 32
+STAGING_DIR = "fetched"  # under cache/: copies of a remote source's files while they are read
 
 VECTOR_PART_SCHEMA = pa.schema([("key", pa.string()), ("vector", pa.list_(pa.float32()))])
 # content hashes a Ray run computed (key: the image path), for the step that commits its index
@@ -80,7 +82,7 @@ class IndexSummary:
     repaired: str = ""  # what was wrong with the previous index, rebuilt from the cache by this run
 
 
-def _hashes(root: Path, files: list[ImageFile], previous: dict[str, dict], errors: ErrorLog) -> dict[str, str]:
+def _hashes(source: ImageSource, files: list[ImageFile], previous: dict[str, dict], errors: ErrorLog) -> dict[str, str]:
     """Content hash per path, reusing the previous run's hash when size and mtime are unchanged."""
     hashes = {}
     for image in files:
@@ -89,15 +91,34 @@ def _hashes(root: Path, files: list[ImageFile], previous: dict[str, dict], error
             hashes[image.path] = before["sha"]
             continue
         try:
-            hashes[image.path] = content_hash(image_file(root, image.path))
+            hashes[image.path] = source.hash(image.path)
         except OSError as exc:
             errors.add(image.path, f"cannot read file: {exc}")
     return hashes
 
 
+class _Files:
+    """The files of a source on this machine, by content hash: a remote file is fetched into the
+    index's staging folder (see :meth:`ImageSource.local_file`) when a stage first needs it."""
+
+    def __init__(self, source: ImageSource, staging: Path, errors: ErrorLog) -> None:
+        self.source, self.staging, self.errors = source, staging, errors
+
+    def paths(self, todo: list[tuple[str, str]]) -> list[tuple[str, Path]]:
+        """``(key, local file)`` of each ``(key, stored path)``; a file that cannot be fetched is
+        recorded and left out."""
+        found = []
+        for key, path in todo:
+            try:
+                found.append((key, self.source.local_file(path, key, self.staging)))
+            except OSError as exc:
+                self.errors.add(path, f"cannot read file: {exc}")
+        return found
+
+
 def _embed_missing(
     encoder: ImageEncoder,
-    root: Path,
+    files: _Files,
     todo: list[tuple[str, str]],
     store: PartStore,
     errors: ErrorLog,
@@ -109,12 +130,14 @@ def _embed_missing(
     done = 0
     for start in range(0, len(todo), EMBED_BATCH):
         images, keys = [], []
-        for key, path in todo[start : start + EMBED_BATCH]:
+        chunk = todo[start : start + EMBED_BATCH]
+        path_of = dict(chunk)
+        for key, local in files.paths(chunk):
             try:
-                images.append(load_rgb(image_file(root, path)))
+                images.append(load_rgb(local))
                 keys.append(key)
             except ImageLoadError as exc:
-                errors.add(path, str(exc))
+                errors.add(path_of[key], str(exc))
         if images:
             ocr = [ocr_of.get(k, []) for k in keys] if ocr_of is not None else None
             vectors = encoder.encode_images(images, ocr)
@@ -162,24 +185,25 @@ def build_index(
     ocr_cache: str | Path | None = None,
     index_type: str = "auto",
     query_precision: str = "int8",
+    map_parts: PartMapper | None = None,
 ) -> IndexSummary:
-    """Index ``images_dir``: only new or changed images are read; deleted ones drop out.
+    """Index ``images_dir`` (a folder, or a URI pyarrow reads; see :mod:`hopid.data.source`):
+    only new or changed images are read; deleted ones drop out.
 
     ``ocr_cache`` may name another OCR cache (e.g. a dataset's ``.hopid-cache``) to reuse its results;
     without it the index keeps its own under ``cache/``. ``index_type``: auto (by size, see
     :mod:`hopid.index.choose`), flat, ivfflat, hnsw or ivfpq. A plain CLIP model embeds with its
     ONNX image tower and answers queries with its ONNX towers (:mod:`hopid.models.onnx_clip`),
-    int8 where ``query_precision`` is int8 and the int8 vectors agree with fp32's."""
+    int8 where ``query_precision`` is int8 and the int8 vectors agree with fp32's. ``map_parts``
+    adds the vectors of an IVF index in parts, e.g. on a Ray cluster (:func:`hopid.index.choose.build_faiss`)."""
     from hopid.ocr.registry import DEFAULT_ENGINE
 
     started = time.monotonic()
-    root = Path(images_dir).resolve()
-    if not root.is_dir():
-        raise HopidError(f"{images_dir}: no such folder")
-    index_dir = Path(index_dir).resolve() if index_dir else default_index_dir(root)
+    source = ImageSource.of(images_dir)
+    index_dir = resolved_index_dir(source, index_dir)
     with index_lock(index_dir):  # one writer at a time: a second run is a one-line error
         return _build_locked(
-            root,
+            source,
             encoder,
             index_dir,
             ocr_engine or DEFAULT_ENGINE,
@@ -188,12 +212,23 @@ def build_index(
             ocr_cache=ocr_cache,
             index_type=index_type,
             query_precision=query_precision,
+            map_parts=map_parts,
             started=started,
         )
 
 
+def resolved_index_dir(source: ImageSource, index_dir: str | Path | None) -> Path:
+    """The index directory of ``source``: ``index_dir``, else the folder's own ``.hopid`` (a
+    URI source needs one named: the index is written on this machine)."""
+    if index_dir is not None:
+        return Path(index_dir).resolve()
+    if not source.local:
+        raise HopidError(f"{source.uri}: name the index directory on this machine (--index DIR)")
+    return default_index_dir(source.root)
+
+
 def _build_locked(
-    root: Path,
+    source: ImageSource,
     encoder: ImageEncoder,
     index_dir: Path,
     engine: str,
@@ -203,6 +238,7 @@ def _build_locked(
     ocr_cache: str | Path | None,
     index_type: str,
     query_precision: str,
+    map_parts: PartMapper | None,
     started: float,
 ) -> IndexSummary:
     """:func:`build_index`'s work, with the index's writer lock held."""
@@ -210,16 +246,18 @@ def _build_locked(
     generation, previous, damage = _previous_index(index_dir)
     hash_parts = PartStore(index_dir / "cache" / "hashes", HASH_PART_SCHEMA)
     previous.update(_pipeline_hashes(hash_parts))  # what a Ray run hashed counts as known
-    files = scan_images(root, errors)
-    hashes = _hashes(root, files, previous, errors)
+    files = source.files(errors)
+    hashes = _hashes(source, files, previous, errors)
     path_of_hash: dict[str, str] = {}
     for path, sha in hashes.items():
         path_of_hash.setdefault(sha, path)
 
     ocr_parts = ocr_store(Path(ocr_cache) if ocr_cache else index_dir / "cache", engine)
     encoder_for_images, vector_parts, towers = image_side(encoder, index_dir, engine, query_precision)
+    local_files = _Files(source, index_dir / "cache" / STAGING_DIR, errors)
+    read = done_keys(ocr_parts)
     ocr_now = run_ocr_parts(
-        [(sha, image_file(root, path)) for sha, path in path_of_hash.items()],
+        local_files.paths([(sha, path) for sha, path in path_of_hash.items() if sha not in read]),
         ocr_parts,
         engine,
         workers=workers,
@@ -232,7 +270,7 @@ def _build_locked(
             errors.add(path, failed[sha])
     readable = set(ocr_table.column("key").to_pylist()) - set(failed)
     embedded_now = _embed_readable(
-        encoder_for_images, root, path_of_hash, readable, ocr_table, vector_parts, errors, progress
+        encoder_for_images, local_files, path_of_hash, readable, ocr_table, vector_parts, errors, progress
     )
     vector_table = vector_parts.compact(set(path_of_hash))
 
@@ -269,14 +307,16 @@ def _build_locked(
         vectors,
         items,
         ocr,
-        images_dir=root,
+        images_dir=source.uri,
         ocr_engine=engine,
         index_type=index_type,
         errors=len(errors),
         previous=generation,
         towers=towers,
+        map_parts=map_parts,
     )
     shutil.rmtree(hash_parts.directory, ignore_errors=True)  # the committed items table has them now
+    shutil.rmtree(local_files.staging, ignore_errors=True)  # fetched copies of remote files
     removed = len(set(previous) - set(hashes))
     return IndexSummary(
         index_dir,
@@ -341,7 +381,7 @@ def _fast_towers(encoder: ImageEncoder, index_dir: Path, precision: str) -> Towe
 
 def _embed_readable(
     encoder: ImageEncoder,
-    root: Path,
+    files: _Files,
     path_of_hash: dict[str, str],
     readable: set[str],
     ocr_table: pa.Table,
@@ -354,7 +394,7 @@ def _embed_readable(
     have = vector_parts.done()
     todo = [(sha, path) for sha, path in path_of_hash.items() if sha in readable and sha not in have]
     ocr_of = _tokens_of_parts(ocr_table) if encoder.needs_ocr else None
-    return _embed_missing(encoder, root, todo, vector_parts, errors, progress, ocr_of)
+    return _embed_missing(encoder, files, todo, vector_parts, errors, progress, ocr_of)
 
 
 def save_index(
@@ -364,24 +404,26 @@ def save_index(
     items: pl.DataFrame,
     ocr: pl.DataFrame,
     *,
-    images_dir: Path,
+    images_dir: str | Path,
     ocr_engine: str,
     index_type: str = "auto",
     errors: int = 0,
     previous: Generation | None = None,
     towers: Towers | None = None,
+    map_parts: PartMapper | None = None,
 ) -> IndexPlan:
     """Write the searchable files of an index (FAISS index, vectors, items, OCR, the ONNX query
     encoder) into a new generation folder, then commit it by replacing the manifest (see
     :mod:`hopid.index.directory`); ``previous`` (the committed generation, sizes checked) lends
     its exported query files when the model is the same and their contents check; ``towers``: a
-    plain CLIP model's prepared ONNX towers. The FAISS index and vectors are hashed as they are
-    written; the other files are hashed once at the commit. Returns the index plan chosen."""
+    plain CLIP model's prepared ONNX towers; ``map_parts``: see :func:`build_faiss`. The FAISS
+    index and vectors are hashed as they are written; the other files are hashed once at the
+    commit. Returns the index plan chosen."""
     from hopid.index.query_side import QUERY_FILES, export_query_encoder
     from hopid.scenetext.lexical import LexicalIndex
 
     plan = plan_index(len(vectors), vectors.shape[1], kind=index_type)
-    index = build_faiss(vectors, plan)
+    index = build_faiss(vectors, plan, map_parts=map_parts)
     folder = new_generation(index_dir)
     hashes = {  # hashed as written (as write_faiss and np.save write them), not read back
         FAISS_FILE: write_hashed(folder / FAISS_FILE, lambda out: _write_faiss(index, out)),

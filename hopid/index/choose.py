@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ def plan_index(count: int, dim: int, memory: int | None = None, kind: str = "aut
     memory = available_memory() if memory is None else memory
     raw = count * dim * 4
     hnsw = raw + count * HNSW_LINKS * 2 * 4
-    lists = max(1, min(65536, int(4 * math.sqrt(max(count, 1)))))
+    lists = max(1, min(65536, int(4 * math.sqrt(max(count, 1))), count))  # k-means needs a vector per list
     ivfflat = raw + count * 8 + lists * dim * 4
     parts = max(1, min(PQ_PARTS, dim // 2))
     while dim % parts:
@@ -76,8 +77,20 @@ def plan_index(count: int, dim: int, memory: int | None = None, kind: str = "aut
     raise ValueError(f"unknown index kind {kind!r}; choose auto, {', '.join(INDEX_KINDS)}")
 
 
-def build_faiss(vectors: np.ndarray, plan: IndexPlan, seed: int = 0):
-    """The planned index over ``vectors`` (inner product), trained on a sample when it needs training."""
+# (add_part, trained empty index, vectors, spans) -> each span's index with its vectors added;
+# how the parts are run (in this process, on a Ray cluster) is the mapper's
+PartMapper = Callable[[Callable[..., bytes], bytes, np.ndarray, list[tuple[int, int]]], Iterable[bytes]]
+PART_ROWS = 250_000  # vectors per part when an IVF index is added in parts
+
+
+def build_faiss(
+    vectors: np.ndarray, plan: IndexPlan, seed: int = 0, map_parts: PartMapper | None = None, parts: int = 0
+):
+    """The planned index over ``vectors`` (inner product), trained on a sample when it needs training.
+
+    With ``map_parts``, an IVF index is trained here, then its vectors are added in ``parts``
+    spans (default: one per :data:`PART_ROWS`) by :func:`add_part` through ``map_parts`` and the
+    parts' inverted lists merged in order: the same index as one ``add``."""
     import faiss
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -89,9 +102,34 @@ def build_faiss(vectors: np.ndarray, plan: IndexPlan, seed: int = 0):
     if not index.is_trained:
         sample = np.random.default_rng(seed).permutation(len(vectors))[: min(len(vectors), 100_000)]
         index.train(vectors[sample])
-    index.add(vectors)
+    parts = parts or -(-len(vectors) // PART_ROWS)
+    if map_parts is None or plan.kind not in ("ivfflat", "ivfpq") or parts < 2:
+        index.add(vectors)
+    else:
+        bounds = np.linspace(0, len(vectors), parts + 1).astype(int)
+        spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        for part in map_parts(add_part, bytes(faiss.serialize_index(index)), vectors, spans):
+            index.merge_from(faiss.deserialize_index(np.frombuffer(part, dtype=np.uint8)), 0)
     tune_for_search(index)
     return index
+
+
+def add_part(empty: bytes, vectors: np.ndarray, span: tuple[int, int]) -> bytes:
+    """The trained, empty IVF index ``empty`` (serialized) with the rows ``span`` of ``vectors``
+    added under their row numbers, serialized (one part of :func:`build_faiss`)."""
+    import faiss
+
+    index = faiss.deserialize_index(np.frombuffer(empty, dtype=np.uint8))
+    start, stop = span
+    index.add_with_ids(np.ascontiguousarray(vectors[start:stop]), np.arange(start, stop, dtype=np.int64))
+    return bytes(faiss.serialize_index(index))
+
+
+def map_in_process(
+    add: Callable[..., bytes], empty: bytes, vectors: np.ndarray, spans: list[tuple[int, int]]
+) -> Iterable[bytes]:
+    """A :data:`PartMapper` that adds the parts one after another here."""
+    return (add(empty, vectors, span) for span in spans)
 
 
 def tune_for_search(index) -> None:

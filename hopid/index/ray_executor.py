@@ -31,10 +31,17 @@ import pyarrow as pa
 from hopid.data.error_log import ErrorLog
 from hopid.data.images import ImageLoadError, decode_rgb
 from hopid.data.parts import PartStore
-from hopid.data.scan import ImageFile, image_file, scan_images
+from hopid.data.source import ImageSource
 from hopid.errors import HopidError
-from hopid.index.build import HASH_PART_SCHEMA, IndexSummary, build_index, image_side, known_hashes
-from hopid.index.directory import default_index_dir, index_lock
+from hopid.index.build import (
+    HASH_PART_SCHEMA,
+    IndexSummary,
+    build_index,
+    image_side,
+    known_hashes,
+    resolved_index_dir,
+)
+from hopid.index.directory import index_lock
 from hopid.models.encoder import ImageEncoder
 from hopid.ocr.stage import OCR_PART_SCHEMA, done_keys, failures, ocr_store
 from hopid.ocr.worker import SINGLE_THREAD_ENV, EngineFactory, build_engine
@@ -103,48 +110,6 @@ def plan_stages(cpus: float, gpus: float, ocr_actors: int | None = None, embed_a
     return StagePlan(ocr_actors, embed_actors, round(ocr_cpus, 3), EMBED_CPUS, embed_gpus, threads)
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where the images are: a local folder, or a URI that pyarrow's filesystems read."""
-
-    uri: str
-
-    @property
-    def local(self) -> bool:
-        return "://" not in self.uri
-
-    def files(self, errors: ErrorLog) -> list[ImageFile]:
-        """Every image file, as :func:`hopid.data.scan.scan_images` lists a local folder."""
-        if self.local:
-            return scan_images(Path(self.uri), errors)
-        from pyarrow import fs
-
-        from hopid.data.images import supported_suffixes
-        from hopid.data.scan import SKIP_DIRS
-
-        filesystem, base = fs.FileSystem.from_uri(self.uri)
-        suffixes, found = supported_suffixes(), []
-        for info in filesystem.get_file_info(fs.FileSelector(base, recursive=True)):
-            relative = info.path[len(base) :].lstrip("/")
-            if info.type != fs.FileType.File or Path(relative).suffix.lower() not in suffixes:
-                continue
-            if SKIP_DIRS.intersection(relative.split("/")[:-1]):
-                continue
-            mtime = info.mtime_ns if info.mtime_ns is not None else 0
-            found.append(ImageFile(relative, int(info.size or 0), int(mtime)))
-        return sorted(found, key=lambda f: f.path)
-
-    def read(self, path: str) -> bytes:
-        """The bytes of the file at stored relative ``path``."""
-        if self.local:
-            return image_file(Path(self.uri), path).read_bytes()
-        from pyarrow import fs
-
-        filesystem, base = fs.FileSystem.from_uri(self.uri)
-        with filesystem.open_input_stream(f"{base.rstrip('/')}/{path}") as stream:
-            return stream.read()
-
-
 def index_with_ray(
     images_dir: str | Path,
     encoder: ImageEncoder,
@@ -167,15 +132,8 @@ def index_with_ray(
     from hopid.ocr.registry import DEFAULT_ENGINE, engine_problem
 
     started = time.monotonic()
-    source = Source(str(Path(images_dir).resolve()) if "://" not in str(images_dir) else str(images_dir))
-    if not source.local:
-        raise HopidError(
-            f"{images_dir}: --executor ray reads URIs in its stages, but the index commit needs a local "
-            "folder for now (copy or mount it); see docs/scale.md"
-        )
-    if not Path(source.uri).is_dir():
-        raise HopidError(f"{images_dir}: no such folder")
-    index_dir = Path(index_dir).resolve() if index_dir else default_index_dir(Path(source.uri))
+    source = ImageSource.of(images_dir)
+    index_dir = resolved_index_dir(source, index_dir)
     engine = ocr_engine or DEFAULT_ENGINE
     if engine_factory is None and (problem := engine_problem(engine)):
         raise HopidError(problem)
@@ -199,7 +157,7 @@ def index_with_ray(
 
 
 def _index_locked(
-    source: Source,
+    source: ImageSource,
     encoder: ImageEncoder,
     index_dir: Path,
     engine: str,
@@ -216,6 +174,7 @@ def _index_locked(
         index_dir=index_dir,
         ocr_engine=engine,
         progress=pipeline_options.get("progress"),
+        map_parts=RayParts(pipeline_options.get("address"), pipeline_options.get("num_cpus")),
         **build_options,
     )
     return replace(
@@ -228,7 +187,7 @@ def _index_locked(
 
 
 def run_pipeline(
-    source: Source,
+    source: ImageSource,
     encoder: ImageEncoder,
     index_dir: Path,
     engine: str,
@@ -314,7 +273,7 @@ def encoder_spec(encoder: ImageEncoder) -> tuple[str, str]:
     return encoder.spec.text, encoder.fingerprint
 
 
-def pipeline(ray: Any, todo: list[dict], source: Source, plan: StagePlan, **stage: Any) -> Any:
+def pipeline(ray: Any, todo: list[dict], source: ImageSource, plan: StagePlan, **stage: Any) -> Any:
     """The Ray dataset of the stages (lazy: it runs as its batches are taken)."""
     from ray.data import ActorPoolStrategy
 
@@ -371,7 +330,7 @@ def bound(cls: type, **kwargs: Any) -> type:
 
 
 def read_and_hash(
-    batch: pa.Table, *, source: Source, ocr_ok: set, ocr_failed: set, vectors_done: set, needs_tokens: bool
+    batch: pa.Table, *, source: ImageSource, ocr_ok: set, ocr_failed: set, vectors_done: set, needs_tokens: bool
 ) -> pa.Table:
     """The read stage: each file's bytes and content hash, and which later stages it needs."""
     rows = []
@@ -524,6 +483,20 @@ class EmbedActor:
         for row in rows:
             row["data"] = b""
         return pa.Table.from_pylist(rows, schema=ROW_SCHEMA).drop_columns(["data", "texts", "confidences", "boxes"])
+
+
+class RayParts:
+    """A :data:`hopid.index.choose.PartMapper` that adds an IVF index's parts as Ray tasks, one
+    core each, on the cluster the pipeline ran on (started only when an index needs it)."""
+
+    def __init__(self, address: str | None, num_cpus: int | None) -> None:
+        self.address, self.num_cpus = address, num_cpus
+
+    def __call__(self, add: Any, empty: bytes, vectors: Any, spans: list[tuple[int, int]]) -> list[bytes]:
+        with ray_session(self.address, self.num_cpus) as ray:
+            task = ray.remote(num_cpus=1)(add)
+            empty_ref, vectors_ref = ray.put(empty), ray.put(vectors)  # sent once, shared by the tasks
+            return ray.get([task.remote(empty_ref, vectors_ref, span) for span in spans])
 
 
 class ray_session:  # noqa: N801 - used as a context manager, like open()

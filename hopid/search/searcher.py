@@ -14,6 +14,7 @@ import numpy as np
 from hopid.data.images import ImageLoadError, load_rgb
 from hopid.data.scan import os_name, stored_name
 from hopid.data.schema import read_arrow, read_table
+from hopid.data.source import is_uri
 from hopid.errors import HopidError
 from hopid.index.choose import tune_for_search
 from hopid.index.directory import (
@@ -119,8 +120,10 @@ class Searcher:
         self.index_dir = Path(index_dir)
         self.generation = open_generation(self.index_dir)
         self.manifest = self.generation.manifest
-        self.root = Path(self.manifest["images_dir"])
-        self.root_prefix = os.path.join(str(self.root), "")  # "root/": a hit's path is root_prefix + item path
+        self.source = self.manifest["images_dir"]  # a folder, or a URI (hopid.data.source)
+        self.root = Path(self.source)  # the folder (the gallery serves its files)
+        # "root/": a hit's path is root_prefix + item path (a URI keeps its "//")
+        self.root_prefix = f"{self.source.rstrip('/')}/" if is_uri(self.source) else os.path.join(self.source, "")
         chosen = encoder is not None
         if encoder is None:  # the exported text side when the index has one: no torch or spaCy import
             spec = parse_model_spec(self.manifest["model"])
@@ -165,11 +168,11 @@ class Searcher:
         if chosen:
             return (
                 f"--model {encoder.spec.text!r} does not match the index, which was built with {built}; "
-                f"rebuild with `hopid index {self.root} --model {encoder.spec.text}` or drop --model"
+                f"rebuild with `hopid index {self.source} --model {encoder.spec.text}` or drop --model"
             )
         return (
             f"the index was built with {built}, but that model now loads with other weights "
-            f"(fingerprint {encoder.fingerprint[:12]}); rebuild with `hopid index {self.root} --model "
+            f"(fingerprint {encoder.fingerprint[:12]}); rebuild with `hopid index {self.source} --model "
             f"{self.manifest['model']}`"
         )
 
