@@ -110,6 +110,19 @@ def plan_stages(cpus: float, gpus: float, ocr_actors: int | None = None, embed_a
     return StagePlan(ocr_actors, embed_actors, round(ocr_cpus, 3), EMBED_CPUS, embed_gpus, threads)
 
 
+@dataclass(frozen=True)
+class RaySettings:
+    """Where a Ray run's work goes: the cluster (``address``; None: a Ray started here on
+    ``num_cpus`` cores, default every core), the stage sizes (None: :func:`plan_stages`) and an
+    OCR engine factory that replaces the named engine (tests)."""
+
+    address: str | None = None
+    ocr_actors: int | None = None
+    embed_actors: int | None = None
+    num_cpus: int | None = None
+    engine_factory: EngineFactory | None = None
+
+
 def index_with_ray(
     images_dir: str | Path,
     encoder: ImageEncoder,
@@ -139,44 +152,18 @@ def index_with_ray(
         raise HopidError(problem)
     if address and address != "auto":
         check_reachable(address)  # before any work: an unreachable head is a one-line error at once
+    settings = RaySettings(address, ocr_actors, embed_actors, num_cpus, engine_factory)
     with index_lock(index_dir):  # held from the pipeline through the commit (build_index re-enters it)
-        return _index_locked(
-            source,
+        stats = run_pipeline(source, encoder, index_dir, engine, settings, progress, build_options)
+        summary = build_index(
+            source.uri,
             encoder,
-            index_dir,
-            engine,
-            started,
-            address=address,
-            ocr_actors=ocr_actors,
-            embed_actors=embed_actors,
-            num_cpus=num_cpus,
+            index_dir=index_dir,
+            ocr_engine=engine,
             progress=progress,
-            engine_factory=engine_factory,
-            build_options=build_options,
+            map_parts=RayParts(settings),
+            **build_options,
         )
-
-
-def _index_locked(
-    source: ImageSource,
-    encoder: ImageEncoder,
-    index_dir: Path,
-    engine: str,
-    started: float,
-    *,
-    build_options: dict,
-    **pipeline_options: Any,
-) -> IndexSummary:
-    """:func:`index_with_ray`'s work, with the index's writer lock held."""
-    stats = run_pipeline(source, encoder, index_dir, engine, build_options=build_options, **pipeline_options)
-    summary = build_index(
-        source.uri,
-        encoder,
-        index_dir=index_dir,
-        ocr_engine=engine,
-        progress=pipeline_options.get("progress"),
-        map_parts=RayParts(pipeline_options.get("address"), pipeline_options.get("num_cpus")),
-        **build_options,
-    )
     return replace(
         summary,
         ocr_now=summary.ocr_now + stats["ocr_now"],
@@ -191,18 +178,13 @@ def run_pipeline(
     encoder: ImageEncoder,
     index_dir: Path,
     engine: str,
-    *,
-    address: str | None = None,
-    ocr_actors: int | None = None,
-    embed_actors: int | None = None,
-    num_cpus: int | None = None,
+    settings: RaySettings | None = None,
     progress: Progress | None = None,
-    engine_factory: EngineFactory | None = None,
     build_options: dict | None = None,
 ) -> dict[str, int]:
     """OCR and embed every image of ``source`` not yet in ``index_dir``'s cache, on Ray; returns
     how many images were read (``ocr_now``) and embedded (``embedded_now``) now."""
-    options = build_options or {}
+    options, settings = build_options or {}, settings or RaySettings()
     # markers of an earlier run (interrupted, or another index's) would make this run's batches
     # look retried; with the index's writer lock held no other run here is using them
     shutil.rmtree(index_dir / "cache" / ATTEMPTS_DIR, ignore_errors=True)
@@ -230,16 +212,17 @@ def run_pipeline(
     if not todo:
         return counts
     hash_parts = PartStore(index_dir / "cache" / "hashes", HASH_PART_SCHEMA)
-    with ray_session(address, num_cpus) as ray:
+    with ray_session(settings.address, settings.num_cpus) as ray:
         resources = ray.cluster_resources()
-        plan = plan_stages(resources.get("CPU", 1.0), resources.get("GPU", 0.0), ocr_actors, embed_actors)
+        cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
+        plan = plan_stages(cpus, gpus, settings.ocr_actors, settings.embed_actors)
         dataset = pipeline(
             ray,
             todo,
             source,
             plan,
             engine=engine,
-            engine_factory=engine_factory,
+            engine_factory=settings.engine_factory,
             ocr_dir=ocr_parts.directory,
             vector_dir=vector_parts.directory,
             model=encoder_spec(encoder),
@@ -489,11 +472,11 @@ class RayParts:
     """A :data:`hopid.index.choose.PartMapper` that adds an IVF index's parts as Ray tasks, one
     core each, on the cluster the pipeline ran on (started only when an index needs it)."""
 
-    def __init__(self, address: str | None, num_cpus: int | None) -> None:
-        self.address, self.num_cpus = address, num_cpus
+    def __init__(self, settings: RaySettings) -> None:
+        self.settings = settings
 
     def __call__(self, add: Any, empty: bytes, vectors: Any, spans: list[tuple[int, int]]) -> list[bytes]:
-        with ray_session(self.address, self.num_cpus) as ray:
+        with ray_session(self.settings.address, self.settings.num_cpus) as ray:
             task = ray.remote(num_cpus=1)(add)
             empty_ref, vectors_ref = ray.put(empty), ray.put(vectors)  # sent once, shared by the tasks
             return ray.get([task.remote(empty_ref, vectors_ref, span) for span in spans])
