@@ -107,3 +107,17 @@ def test_a_forced_ivf_index_of_a_few_images_has_no_more_lists_than_vectors():
     assert plan_index(6, 64, kind="ivfflat").factory == "IVF6,Flat"
     vectors = np.eye(6, 64, dtype=np.float32)
     assert build_faiss(vectors, plan_index(6, 64, kind="ivfflat")).ntotal == 6
+
+
+def test_the_vector_cache_becomes_one_matrix_without_python_floats():
+    import pyarrow as pa
+
+    from hopid.index.build import vector_matrix
+
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+    table = pa.table({"key": ["c", "a", "b"], "vector": [row.tolist() for row in vectors]})
+    matrix, row_of = vector_matrix(table, 4)
+    assert matrix.dtype == np.float32 and np.array_equal(matrix, vectors)
+    assert row_of == {"c": 0, "a": 1, "b": 2}
+    with pytest.raises(HopidError, match="vector cache damaged"):
+        vector_matrix(table, 3)
