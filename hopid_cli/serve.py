@@ -39,6 +39,7 @@ def serve(
     URL: /?q=red+truck&k=20) and the HTTP JSON API: POST /search {"text": "red truck", "k": 10}
     (or "image": base64, plus "dense_only", "rerank"); GET /openapi.json for the schema.
     Only indexed images inside the images folder are served. Ctrl-C stops it."""
+    from hopid.data.source import is_uri
     from hopid.search.searcher import Searcher, find_index_dir
     from hopid.serve.server import make_server
 
@@ -52,7 +53,13 @@ def serve(
         soft_wrap=True,  # one line, however narrow the terminal: scripts read the address from it
         highlight=False,
     )
-    if server.images_folder is None:
+    if server.images_folder is None and is_uri(searcher.source):
+        err.print(
+            f"[yellow]note[/]: the images are at {searcher.source}; the gallery shows their paths, not the images",
+            soft_wrap=True,
+            highlight=False,
+        )
+    elif server.images_folder is None:
         err.print(
             f"[yellow]note[/]: {searcher.index_dir} is not inside its images folder {searcher.root}; "
             f"no image files are served (add --images {searcher.root} to serve them)",
