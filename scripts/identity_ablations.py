@@ -34,10 +34,13 @@ from ablations import cell, parse_seeds, within_noise
 # dual-encoder queries), "knowledge" or "template" (the held-out captions' explanation column of
 # that kind; the run trained on the same kind))
 EXPLAINED = ["loss.explained=1.0"]
+# MMRef's re-ranking as it was before issue 18: candidates compared with the caption's own profile
+CAPTION_ONLY = ["eval.rerank_queries=[caption]", "eval.rerank_betas=[0.0,0.1,0.2,0.3,0.5,1.0,2.0]"]
 ROWS: dict[str, tuple[str, list[str], bool, str | None]] = {
     "baseline (HOPID, no MMRef/EntityCLIP)": ("demo-tiny-mmref", ["model.mmref=false"], False, None),
     "+ MMRef losses": ("demo-tiny-mmref", [], False, None),
     "+ MMRef losses + refinement": ("demo-tiny-mmref", [], True, None),
+    "+ MMRef losses + refinement, caption profile only": ("demo-tiny-mmref", CAPTION_ONLY, True, None),
     "+ explanations (EntityCLIP, training only)": ("demo-tiny-entityclip", [], False, None),
     "+ explanations (knowledge)": ("demo-tiny-entityclip", EXPLAINED, False, "knowledge"),
     "+ explanations (template)": (

@@ -54,6 +54,22 @@ def test_rerank_changes_only_the_top_k_and_never_drops_them_below_the_rest():
     assert np.array_equal(rerank_top_k(scores, query, gallery, k=3, beta=0.0), scores)
 
 
+def test_rerank_against_the_best_candidate_lifts_its_identity_and_keeps_it_first():
+    # items 0 and 2 are views of one brand (profile [1, 0]); 1 and 3 of another ([0, 1]); the
+    # caption's own profile points at the wrong brand, as a caption's often does for an unseen one
+    scores = np.array([[0.9, 0.8, 0.7, 0.6]], dtype=np.float32)
+    caption = np.array([[0.0, 1.0]], dtype=np.float32)
+    gallery = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=np.float32)
+    own = rerank_top_k(scores, caption, gallery, k=4, beta=0.5)
+    assert list(np.argsort(-own[0])) == [1, 3, 0, 2]  # the wrong brand overtakes the best match
+    top = rerank_top_k(scores, caption, gallery, k=4, beta=0.5, query="top")
+    assert list(np.argsort(-top[0])) == [0, 2, 1, 3]  # the best match's other view comes second
+    for beta in (0.1, 1.0, 10.0):
+        assert rerank_top_k(scores, caption, gallery, k=4, beta=beta, query="top")[0].argmax() == 0
+    with pytest.raises(HopidError, match="choose one of caption, top"):
+        rerank_top_k(scores, caption, gallery, k=4, beta=0.5, query="best")
+
+
 def test_explanation_experts_give_finite_losses_and_train_the_experts():
     torch.manual_seed(0)
     experts = ExplanationExperts(dim=8, explanation_dim=6, count=3)

@@ -149,13 +149,13 @@ def evaluate(
     else:  # each direction re-ranked from its own queries' top-k, profiles computed once per side
         from hopid.search.rerank import rerank_setting, rerank_top_k
 
-        k, beta = rerank_setting(encoder, rerank, rerank_k, rerank_beta)
+        k, beta, query = rerank_setting(encoder, rerank, rerank_k, rerank_beta)
         of_captions = encoder.reference_profiles(caption_vectors)
         of_images = encoder.reference_profiles(image_vectors)
-        forward = rerank_top_k(scores, of_captions, of_images, k, beta)
+        forward = rerank_top_k(scores, of_captions, of_images, k, beta, query=query)
         metrics = protocol_metrics(chosen, forward, caption_image, object_ids, where)
         if "rsum" in metrics:  # the caption protocol: image -> text recalls from images' own top-k
-            backward = rerank_top_k(scores.T, of_images, of_captions, k, beta).T
+            backward = rerank_top_k(scores.T, of_images, of_captions, k, beta, query=query).T
             backward_metrics = protocol_metrics(chosen, backward, caption_image, object_ids, where)
             metrics |= {key: v for key, v in backward_metrics.items() if key.startswith("i2t_")}
             metrics["rsum"] = 100 * sum(v for key, v in metrics.items() if key.startswith(("t2i_r", "i2t_r")))

@@ -69,7 +69,7 @@ def encode_with_own_entities(encoder: EntityEncoder, texts: Sequence[str]) -> np
 class ReferenceEncoder(Protocol):
     """MMRef: vectors' profiles over the training references, and the re-ranking chosen on val."""
 
-    rerank_defaults: dict[str, float]  # MMRef's k and beta chosen on val (empty: none)
+    rerank_defaults: dict[str, float | str]  # MMRef's k, beta and query chosen on val (empty: none)
 
     def reference_profiles(self, vectors: np.ndarray) -> np.ndarray: ...
 

@@ -154,8 +154,8 @@ class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder, ExplainedEncoder
         return vectors.float().cpu().numpy()
 
     @property
-    def rerank_defaults(self) -> dict[str, float]:
-        """MMRef's re-ranking ``k`` and ``beta`` chosen on the validation split (empty: no references)."""
+    def rerank_defaults(self) -> dict[str, float | str]:
+        """MMRef's re-ranking ``k``, ``beta`` and ``query`` chosen on the val split (empty: no references)."""
         return dict(self.info.get("rerank") or {})
 
     def reference_profiles(self, vectors: np.ndarray) -> np.ndarray:

@@ -41,23 +41,28 @@ def calibrate_rerank(
     betas: Iterable[float],
     metrics_of: MetricsOf,
     select_on: str,
-) -> tuple[dict[str, float], dict[str, float]]:
-    """MMRef's re-ranking: the ``(k, beta)`` with the best val mAP (``select_on`` without
+    queries: Iterable[str] = ("caption",),
+) -> tuple[dict[str, float | str], dict[str, float]]:
+    """MMRef's re-ranking: the ``(k, beta, query)`` with the best val mAP (``select_on`` without
     identities) among the settings that keep val Rank-1 (t2i R@1); beta 0 (off) when none
-    improves. Returns the choice and every setting's score (keyed ``k{k}@beta{beta}``)."""
-    ks = list(ks)
+    improves. ``queries``: whose profile the candidates are compared with
+    (:func:`hopid.search.rerank.rerank_top_k`). Returns the choice and every setting's score
+    (keyed ``k{k}@beta{beta}``, then ``@{query}`` for a query other than ``caption``)."""
+    ks, betas, queries = list(ks), list(betas), list(queries)
 
     def judge(matrix: np.ndarray) -> tuple[float, float]:
         found = metrics_of(matrix)
         return (found["map"], found["rank1"]) if "map" in found else (found[select_on], found["t2i_r1"])
 
     best, floor = judge(scores)
-    chosen: dict[str, float] = {"k": int(ks[0]), "beta": 0.0}
+    chosen: dict[str, float | str] = {"k": int(ks[0]), "beta": 0.0, "query": queries[0]}
     tried = {}
-    for k in ks:
-        for beta in betas:
-            score, first = judge(rerank_top_k(scores, query_profiles, gallery_profiles, k, beta))
-            tried[f"k{k}@beta{beta}"] = score
-            if first >= floor and score > best + 1e-9:
-                best, chosen = score, {"k": int(k), "beta": float(beta)}
+    for query in queries:
+        for k in ks:
+            for beta in betas:
+                found = rerank_top_k(scores, query_profiles, gallery_profiles, k, beta, query=query)
+                score, first = judge(found)
+                tried[f"k{k}@beta{beta}" + ("" if query == "caption" else f"@{query}")] = score
+                if first >= floor and score > best + 1e-9:
+                    best, chosen = score, {"k": int(k), "beta": float(beta), "query": query}
     return chosen, tried

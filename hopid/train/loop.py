@@ -618,7 +618,7 @@ class Trainer:
         self.log += [self._row(0, -1, "alpha", f"{self.select_on}@{a}", score) for a, score in tried.items()]
         return alpha
 
-    def _choose_rerank(self, texts: np.ndarray, images: np.ndarray) -> dict[str, float]:
+    def _choose_rerank(self, texts: np.ndarray, images: np.ndarray) -> dict[str, float | str]:
         """MMRef's re-ranking (k, beta) for the network's val vectors ``texts`` and ``images``."""
         profiles = self.net.references.profiles
         chosen, tried = calibrate_rerank(
@@ -629,6 +629,7 @@ class Trainer:
             self.recipe["eval"]["rerank_betas"],
             lambda scores: self.val_metrics(scores, self.val_data),
             self.select_on,
+            self.recipe["eval"]["rerank_queries"],
         )
         self.log += [self._row(0, -1, "rerank", setting, score) for setting, score in tried.items()]
         return chosen
@@ -647,7 +648,7 @@ class Trainer:
         self,
         state: TrainState,
         alpha: float,
-        rerank: dict[str, float] | None,
+        rerank: dict[str, float | str] | None,
         metrics: dict[str, dict[str, float]],
         samples_per_second: float,
     ) -> None:

@@ -87,9 +87,11 @@ DEFAULTS: dict[str, Any] = {
         "select_on": "auto",
         "alphas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0],
         "alpha_tolerance": 1.0,
-        # MMRef re-ranking: k and beta from these grids, best val mAP without losing val Rank-1
+        # MMRef re-ranking: k, beta and whose profile the candidates are compared with (the
+        # caption's, or its best image's: "top") from these grids, best val mAP without losing val Rank-1
         "rerank_ks": [5, 10, 20, 50],
         "rerank_betas": [0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0],
+        "rerank_queries": ["caption"],
     },
 }
 
@@ -246,6 +248,9 @@ def check_recipe(recipe: dict[str, Any]) -> None:
         raise HopidError("recipe: give loss.triplet or loss.infonce a positive weight")
     if not recipe["eval"]["alphas"]:
         raise HopidError("recipe: eval.alphas must list at least one fusion.alpha to try")
+    queries = recipe["eval"]["rerank_queries"]
+    if not isinstance(queries, list) or not queries or any(q not in ("caption", "top") for q in queries):
+        raise HopidError(f"recipe: eval.rerank_queries must list caption and/or top, not {queries!r}")
 
 
 def dump_recipe(recipe: dict[str, Any]) -> str:
