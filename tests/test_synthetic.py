@@ -17,6 +17,7 @@ from hopid.data.schema import SPLITS, read_table, table_path
 from hopid.entities.text import fold
 from hopid.errors import HopidError
 from hopid.synthetic import (
+    GENERATOR_VERSION,
     TRAINING_VOCABULARY,
     WORD_KINDS,
     SyntheticSummary,
@@ -25,7 +26,14 @@ from hopid.synthetic import (
     make_name,
     make_word,
 )
-from hopid.synthetic.captions import caption_vocabulary
+from hopid.synthetic.captions import (
+    MORE_TEXT_TEMPLATES,
+    NUMBER_TEMPLATES,
+    PLAIN_TEMPLATES,
+    SIDE_TEMPLATES,
+    TEXT_TEMPLATES,
+    caption_vocabulary,
+)
 from hopid.synthetic.heldout_words import (
     HELDOUT_VOCABULARY,
     MARKER_LETTERS,
@@ -36,7 +44,8 @@ from hopid.synthetic.heldout_words import (
     seen_in_training,
 )
 from hopid.synthetic.identities import generate_identities
-from hopid.synthetic.words import CODAS, ONSETS, VOWELS, training_can_emit, training_words
+from hopid.synthetic.words import CODAS, ONSETS, VOWELS, look_alike_name, training_can_emit, training_words
+from hopid.train.loop import synthetic_cache_dir
 
 GROUPS, VARIANTS = 24, 3
 
@@ -155,6 +164,64 @@ def test_captions_mention_words_mostly_and_never_distractors(bench) -> None:
         unmentioned_tokens += sum(not any(tok in c for c in by_image[image_id]) for tok in tokens)
     assert silent > 0 and mentioning > 0.75 * (mentioning + silent)
     assert unmentioned_tokens > 0  # distractor plates carry words no caption mentions
+
+
+def _letters_apart(a: str, b: str) -> int | None:
+    """How many letters two same-length words differ in (None for other lengths)."""
+    return sum(x != y for x, y in zip(a, b, strict=True)) if len(a) == len(b) else None
+
+
+def test_look_alike_name_respells_one_or_two_letters() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        name = make_name(rng)
+        other = look_alike_name(name.upper(), rng)
+        assert other is not None and other.islower()
+        assert _letters_apart(name, other) in (1, 2), (name, other)
+        assert training_can_emit(other), other  # a held-out word can never be one
+
+
+def test_training_groups_hold_look_alike_names(bench, tmp_path: Path) -> None:
+    """Later variants of a training group often re-spell its first name by one or two letters:
+    hard negatives that only the spelling tells apart. The held-out generator makes none."""
+
+    def look_alike_groups(t: dict[str, pl.DataFrame]) -> int:
+        words = t["ocr"].join(t["images"].select("image_id", "object_id"), on="image_id")
+        names = words.filter(pl.col("text").str.contains(r"^[A-Za-z]{5,}$")).sort("image_id", "token_index")
+        found = 0
+        for _, group in names.group_by("object_id"):
+            first, *later = group.unique("image_id", keep="first", maintain_order=True)["text"].str.to_lowercase()
+            found += any(_letters_apart(first, other) in (1, 2) for other in later)
+        return found
+
+    text_groups = GROUPS - round(GROUPS * 0.12)
+    assert look_alike_groups(bench[2]) >= text_groups // 4
+    generate(tmp_path, seed=0, groups=GROUPS, variants=VARIANTS, vocabulary=HELDOUT_VOCABULARY)
+    assert look_alike_groups(_tables(tmp_path)) <= 1  # by chance only
+
+
+def test_more_wording_only_in_the_training_captions(bench, tmp_path: Path) -> None:
+    def template_words(templates: tuple[str, ...]) -> set[str]:
+        return set(re.findall(r"[a-z]+", re.sub(r"\{[^}]*\}", " ", " ".join(templates))))
+
+    def caption_words(t: dict[str, pl.DataFrame]) -> set[str]:
+        return set(re.findall(r"[a-z]+", " ".join(t["captions"]["text"]).lower()))
+
+    new = template_words(MORE_TEXT_TEMPLATES) - template_words(
+        TEXT_TEMPLATES + SIDE_TEMPLATES + NUMBER_TEMPLATES + PLAIN_TEMPLATES
+    )
+    assert new == {"from", "name", "bearing", "big", "letters"}
+    assert caption_words(bench[2]) >= new
+    generate_identities(tmp_path, seed=0, identities=10, views=2)
+    assert not caption_words(_tables(tmp_path)) & new
+
+
+def test_cache_key_names_the_generator_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOPID_CACHE", str(tmp_path))
+    settings = {"seed": 0, "groups": 60, "variants": 5, "size": 256}
+    assert GENERATOR_VERSION >= 2  # 2: look-alike names and more caption wording
+    name = f"synthetic-v{GENERATOR_VERSION}-seed0-groups60-variants5-size256"
+    assert synthetic_cache_dir(settings) == tmp_path / name
 
 
 def test_boxes_are_normalised_and_hold_text_pixels(bench) -> None:

@@ -2,10 +2,11 @@
 
 Each group (``object_id``) is one drawn scene (object, colour, background, layout) in
 ``variants`` versions that differ only in the words written on the object, so only the
-scene text tells them apart. A few groups carry no text (one image each); some scenes
-also carry a small distractor word on a plate that no caption mentions. Ground-truth
-OCR gives every rendered word with its exact box. Everything is seeded: the same seed
-gives byte-identical images and tables.
+scene text tells them apart (in the training set, about half of the later variants re-spell
+the group's first name by one or two letters: look-alike hard negatives). A few groups carry
+no text (one image each); some scenes also carry a small distractor word on a plate that no
+caption mentions. Ground-truth OCR gives every rendered word with its exact box. Everything
+is seeded: the same seed gives byte-identical images and tables.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from hopid.data.schema import SPLITS, table_path, write_table
 from hopid.errors import HopidError
 from hopid.progress import Progress
-from hopid.synthetic.captions import make_captions
+from hopid.synthetic.captions import MORE_TEXT_TEMPLATES, TEXT_TEMPLATES, make_captions
 from hopid.synthetic.scenes import (
     BASE,
     MAX_FONT,
@@ -40,9 +41,11 @@ from hopid.synthetic.words import (
     WORD_KINDS,
     WORD_SOURCES,
     Vocabulary,
+    look_alike_name,
     make_code,
     make_name,
     make_word,
+    styled,
 )
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "WORD_KINDS",
     "WORD_SOURCES",
     "TRAINING_VOCABULARY",
+    "GENERATOR_VERSION",
     "SyntheticSummary",
     "Vocabulary",
     "generate",
@@ -59,7 +63,12 @@ __all__ = [
 ]
 
 ENGINE = "groundtruth"
+# the training benchmark's generator: bump when ``generate`` writes other data for the same
+# settings, so a cached render (hopid.train.loop.synthetic_cache_dir) is not reused.
+# 2: look-alike name variants and MORE_TEXT_TEMPLATES
+GENERATOR_VERSION = 2
 NO_TEXT_GROUP_RATE = 0.12
+LOOKALIKE_RATE = 0.5  # training names: share of a group's later variants that re-spell its first name
 PLATE_INK = (24, 24, 28)
 
 KIND_WEIGHTS: dict[str, dict[str, float]] = {
@@ -136,6 +145,24 @@ def _main_text(
     raise HopidError(f"synthetic: no word fits a {scene.obj} at this image size; use a larger image size")
 
 
+def _look_alike_text(
+    first: str | None, layout: Layout, k: float, used: set[str], rng: random.Random
+) -> tuple[str, str, TextFit] | None:
+    """Sometimes (``LOOKALIKE_RATE``) a re-spelling of the group's first name that differs by one
+    or two letters: look-alike hard negatives that only careful spelling tells apart."""
+    if first is None or rng.random() >= LOOKALIKE_RATE:
+        return None
+    raw = look_alike_name(first, rng)
+    if raw is None or raw in used:
+        return None
+    text = styled(raw, "name", rng)
+    fit = fit_text(text, layout.panel, MIN_FONT * k, MAX_FONT * k)
+    if fit is None:
+        return None
+    used.add(raw)
+    return text, "name", fit
+
+
 def _plate_text(
     layout: Layout, k: float, rng: random.Random, make: Callable[[random.Random], str] = make_code
 ) -> tuple[str, TextFit]:
@@ -181,7 +208,9 @@ def generate(
 
     Tables are written only after every image, so a run cut short leaves no tables. The written
     words come from ``vocabulary`` (the held-out sets pass
-    :data:`hopid.synthetic.heldout_words.HELDOUT_VOCABULARY`).
+    :data:`hopid.synthetic.heldout_words.HELDOUT_VOCABULARY`). With the training vocabulary,
+    about ``LOOKALIKE_RATE`` of a group's later variants re-spell its first name by one or two
+    letters, and captions also use ``MORE_TEXT_TEMPLATES``.
     """
     if groups < 1 or variants < 1 or captions_per_image < 1:
         raise HopidError("synthetic: groups, variants and captions per image must each be at least 1")
@@ -200,18 +229,23 @@ def generate(
     caption_rows: list[dict] = []
     ocr_rows: list[dict] = []
     used: set[str] = set()
+    training = vocabulary is TRAINING_VOCABULARY  # look-alike variants and more wording
+    templates = TEXT_TEMPLATES + MORE_TEXT_TEMPLATES if training else TEXT_TEMPLATES
     index = 0
     for g, scene in enumerate(scenes):
         base, layout = render_base(scene, size)
         ink = text_color_for(layout.panel_color, scene.accent)
         object_id = f"syn-g{g:05d}"
+        first: str | None = None  # the group's first name, which later variants may re-spell
         for _ in range(1 if g in no_text else variants):
             image_id = f"syn-{index:06d}"
             image = base.copy()
             words: list[Word] = []
             text = kind = None
             if g not in no_text:
-                text, kind, fit = _main_text(layout, scene, k, used, rng, vocabulary)
+                found = _look_alike_text(first, layout, k, used, rng) if training else None
+                text, kind, fit = found or _main_text(layout, scene, k, used, rng, vocabulary)
+                first = first or (text if kind == "name" else None)
                 words += draw_words(image, layout.panel, fit, ink)
             if layout.plate is not None and g not in no_text:
                 _, plate_fit = _plate_text(layout, k, rng, vocabulary.code)
@@ -228,7 +262,9 @@ def generate(
                     "object_id": object_id,
                 }
             )
-            texts = make_captions(scene.obj, scene.color, scene.bg_color, text, kind, rng, captions_per_image)
+            texts = make_captions(
+                scene.obj, scene.color, scene.bg_color, text, kind, rng, captions_per_image, text_templates=templates
+            )
             caption_rows += [
                 {
                     "caption_id": f"{image_id}-c{i}",

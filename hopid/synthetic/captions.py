@@ -33,6 +33,18 @@ TEXT_TEMPLATES = (
     "{text}: {a_color} {obj}",
     "{A_color} {obj} with {lower} on it",
 )
+# more wording for the training set only (``generate`` with the training vocabulary): a tagger
+# trained on varied wording finds entity words in unfamiliar captions (docs/unseen-words.md);
+# the held-out sets and the identity benchmark keep TEXT_TEMPLATES alone
+MORE_TEXT_TEMPLATES = (
+    "{a_color} {obj} from {text}",
+    "{text} {obj} in {color}",
+    "{a_color} {obj}, {text}",
+    "{a_obj} of {text}, painted {color}",
+    "{a_color} {obj} with the name {text}",
+    "{a_color} {obj} bearing {text}",
+    "{text} in big letters on {a_color} {obj}",
+)
 SIDE_TEMPLATES = ('{a_color} {obj} with "{text}" written on its side', "{text} on the side of {a_color} {obj}")
 NUMBER_TEMPLATES = (
     "The {obj} number {text} is {color}",
@@ -55,7 +67,7 @@ def caption_vocabulary() -> frozenset[str]:
     words, the object nouns (whole and split at hyphens), colour and background names."""
     from hopid.synthetic.scenes import BACKGROUND_COLORS, COLORS
 
-    templates = TEXT_TEMPLATES + SIDE_TEMPLATES + NUMBER_TEMPLATES + PLAIN_TEMPLATES
+    templates = TEXT_TEMPLATES + MORE_TEXT_TEMPLATES + SIDE_TEMPLATES + NUMBER_TEMPLATES + PLAIN_TEMPLATES
     text = " ".join(re.sub(r"\{[^}]*\}", " ", template) for template in templates)
     nouns = [noun for names in OBJECT_NOUNS.values() for noun in names]
     pieces = " ".join([text, *nouns, *COLORS, *BACKGROUND_COLORS]).lower()
@@ -84,9 +96,11 @@ def make_captions(
     rng: random.Random,
     count: int = 5,
     no_text_rate: float = 0.1,
+    text_templates: tuple[str, ...] = TEXT_TEMPLATES,
 ) -> list[str]:
-    """``count`` distinct captions; with ``text`` most mention it, about ``no_text_rate`` do not."""
-    text_pool = list(TEXT_TEMPLATES) + (list(SIDE_TEMPLATES) if obj in SIDED else [])
+    """``count`` distinct captions; with ``text`` most mention it (in ``text_templates`` and the
+    side and number templates), about ``no_text_rate`` do not."""
+    text_pool = list(text_templates) + (list(SIDE_TEMPLATES) if obj in SIDED else [])
     if kind == "number":
         text_pool += list(NUMBER_TEMPLATES) * 2
     plain_pool = list(PLAIN_TEMPLATES)
@@ -97,7 +111,7 @@ def make_captions(
         plain = text is None or rng.random() < no_text_rate
         pool = plain_pool if plain else text_pool
         template = (
-            pool.pop(rng.randrange(len(pool))) if pool else rng.choice(PLAIN_TEMPLATES if plain else TEXT_TEMPLATES)
+            pool.pop(rng.randrange(len(pool))) if pool else rng.choice(PLAIN_TEMPLATES if plain else text_templates)
         )
         noun = rng.choice(OBJECT_NOUNS[obj])
         shown = _render_text(text, rng) if text is not None else ""

@@ -65,6 +65,25 @@ def make_name(rng: random.Random) -> str:
             return word
 
 
+LOOKALIKE_VOWELS = "aeouy"
+LOOKALIKE_CONSONANTS = "bdfgkmnprstvz"
+
+
+def look_alike_name(word: str, rng: random.Random) -> str | None:
+    """``word`` (a name) with one or two letters swapped for others of their kind, still a name
+    this vocabulary can write, in lower case (``zorbex`` -> ``zarbex``); None when no try is."""
+    for _ in range(50):
+        out = list(word.lower())
+        for at in rng.sample(range(len(out)), rng.choice((1, 1, 2))):
+            pool = LOOKALIKE_VOWELS if out[at] in LOOKALIKE_VOWELS else LOOKALIKE_CONSONANTS
+            if out[at] in pool:
+                out[at] = rng.choice([c for c in pool if c != out[at]])
+        candidate = "".join(out)
+        if candidate != word.lower() and training_can_emit(candidate):
+            return candidate
+    return None
+
+
 def make_number(rng: random.Random) -> str:
     """A 2-4 digit number without a leading zero, e.g. ``63`` or ``1207``."""
     digits = rng.choice(NUMBER_DIGITS)

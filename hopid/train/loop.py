@@ -106,13 +106,18 @@ def resolve_device(name: str) -> str:
 
 
 def synthetic_cache_dir(settings: dict[str, Any]) -> Path:
+    """Where the synthetic benchmark of ``settings`` is rendered once (``$HOPID_CACHE``), keyed by
+    the settings that change it and, for the word benchmark, its generator's version."""
+    from hopid.synthetic import GENERATOR_VERSION
+
     base = Path(os.environ.get("HOPID_CACHE", Path.home() / ".cache" / "hopid"))
     keys = (
         ("seed", "identities", "views", "size", "explanations")
         if settings.get("identities")
         else ("seed", "groups", "variants", "size")
     )
-    name = ("identities-" if settings.get("identities") else "synthetic-") + "-".join(f"{k}{settings[k]}" for k in keys)
+    prefix = "identities-" if settings.get("identities") else f"synthetic-v{GENERATOR_VERSION}-"
+    name = prefix + "-".join(f"{k}{settings[k]}" for k in keys)
     return base / name
 
 
