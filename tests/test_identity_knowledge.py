@@ -82,3 +82,37 @@ def test_heldout_identities_have_explanations_and_new_brands(tmp_path):
     train_brands = {e.split(" is a ")[0].lower() for e in train["explanation"].drop_nulls()}
     assert train_brands and not train_brands & heldout_brands
     assert not heldout_brands & caption_vocabulary()
+
+
+def test_logo_only_views_hide_the_name_and_keep_the_logo(tmp_path):
+    generate_identities(tmp_path / "plain", seed=3, identities=6, views=3, size=SIZE)
+    generate_identities(tmp_path / "logo", seed=3, identities=6, views=3, size=SIZE, logo_only_views=1)
+    images, plain_captions = _tables(tmp_path / "plain")
+    _, logo_captions = _tables(tmp_path / "logo")
+    assert plain_captions["text"].to_list() == logo_captions["text"].to_list()  # captions may still name it
+    brand_of = {
+        o: e.split(" is a ")[0]
+        for o, e in plain_captions.select("object_id", "explanation").drop_nulls().unique().iter_rows()
+    }
+    facts = {f"brand-{i:04d}": brand_facts(3, i) for i in range(6)}
+    for kind in ("plain", "logo"):
+        ocr = read_table(tmp_path / kind / "ocr.parquet", "ocr")
+        words_of = {i: set(t) for i, t in ocr.group_by("image_id").agg(pl.col("text")).iter_rows()}
+        for object_id, views in images.group_by("object_id").agg(pl.col("image_id")).iter_rows():
+            unnamed = [v for v in views if brand_of[object_id] not in words_of.get(v, set())]
+            assert len(unnamed) == (1 if kind == "logo" else 0), (kind, object_id)
+            for image_id in views:
+                path = f"images/{image_id}.png"
+                assert _logo_seen(tmp_path / kind / path, facts[object_id].logo_color), image_id
+                same = (tmp_path / kind / path).read_bytes() == (tmp_path / "plain" / path).read_bytes()
+                assert same == (image_id not in unnamed)  # only the logo-only view differs from the default
+
+
+def test_logo_only_views_get_their_own_synthetic_cache():
+    from hopid.train.loop import synthetic_cache_dir
+    from hopid.train.recipe import load_recipe
+
+    settings = load_recipe("demo-tiny-entityclip")["data"]["synthetic"]
+    assert settings["logo_only_views"] == 0
+    assert synthetic_cache_dir(settings).name == "identities-seed0-identities60-views4-size256-explanationsknowledge"
+    assert synthetic_cache_dir(settings | {"logo_only_views": 1}).name.endswith("-logo_only_views1")

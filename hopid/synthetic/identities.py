@@ -102,15 +102,22 @@ def generate_identities(
     progress: Progress | None = None,
     vocabulary: Vocabulary = TRAINING_VOCABULARY,
     explanations: str = "knowledge",
+    logo_only_views: int = 0,
 ) -> SyntheticSummary:
     """Render ``identities`` brands x ``views`` images into ``out`` (tables written last, as in
     :func:`hopid.synthetic.generate`); ``unnamed_rate`` of the captions name no brand.
     Brand names and plate codes come from ``vocabulary``; ``explanations`` is ``knowledge`` or
-    ``template`` (the images are the same either way)."""
+    ``template`` (the images are the same either way). In ``logo_only_views`` views of each
+    identity (drawn from their own random stream) the brand's name is not written: its panel
+    stays blank, the logo (and any plate code) is drawn as always, and the captions are the same
+    as they would be (they may name the brand: a person knows it by its logo). With 0 (the
+    default) every view is exactly what it was before the option existed."""
     if identities < 1 or views < 1 or captions_per_image < 1:
         raise HopidError("synthetic identities: identities, views and captions per image must each be at least 1")
     if explanations not in EXPLANATIONS:
         raise HopidError(f"synthetic identities: explanations {explanations!r} is not one of {', '.join(EXPLANATIONS)}")
+    if not 0 <= logo_only_views <= views:
+        raise HopidError(f"synthetic identities: logo_only_views {logo_only_views} is not from 0 to views ({views})")
     out = start_rendering(out, size)
     rng = random.Random(f"identities:{seed}")
     k = size / BASE
@@ -131,10 +138,20 @@ def generate_identities(
         object_id = f"brand-{identity:04d}"
         facts = brand_facts(seed, identity)
         explained = explanation(brand, kind, facts if explanations == "knowledge" else None)
+        unnamed = logo_only(seed, identity, views, logo_only_views)
         for view in range(views):
             image_id = f"{object_id}-v{view}"
             words, scene = _render_view(
-                out / "images" / f"{image_id}.png", brand, objects, view, size, k, rng, vocabulary.code, facts
+                out / "images" / f"{image_id}.png",
+                brand,
+                objects,
+                view,
+                size,
+                k,
+                rng,
+                vocabulary.code,
+                facts,
+                write_name=view not in unnamed,
             )
             image_rows.append(
                 {
@@ -175,16 +192,21 @@ def _render_view(
     rng: random.Random,
     make_code: Callable[[random.Random], str],
     facts: BrandFacts,
+    *,
+    write_name: bool = True,
 ):
     """Draw ``brand`` on the first of the identity's objects (from this view's turn on) it fits,
-    with a ``make_code`` distractor on its plate if it has one, and the brand's logo."""
+    with a ``make_code`` distractor on its plate if it has one, and the brand's logo. Without
+    ``write_name`` the scene is chosen the same way (the same random draws) but the panel stays
+    blank: only the logo and the plate code tell the brand."""
     for turn in range(len(objects)):
         scene = plan_scene(rng, objects[(view + turn) % len(objects)])
         image, layout = render_base(scene, size)
         fit = fit_text(brand, layout.panel, MIN_FONT * k, MAX_FONT * k)
         if fit is None:
             continue
-        words: list[Word] = draw_words(image, layout.panel, fit, ink_for(layout.panel_color, scene.accent))
+        ink = ink_for(layout.panel_color, scene.accent)
+        words: list[Word] = draw_words(image, layout.panel, fit, ink) if write_name else []
         if layout.plate is not None:
             _, plate_fit = _plate_text(layout, k, rng, make_code)
             words += draw_words(image, layout.plate, plate_fit, PLATE_INK)
@@ -192,6 +214,14 @@ def _render_view(
         image.save(path, format="PNG")
         return words, scene
     raise HopidError(f"synthetic: the brand {brand!r} fits none of its objects at this image size; use a larger size")
+
+
+def logo_only(seed: int, identity: int, views: int, count: int) -> frozenset[int]:
+    """Which ``count`` of the identity's views show the logo without the name (their own random
+    stream: the names and scenes do not move)."""
+    if count == 0:
+        return frozenset()
+    return frozenset(random.Random(f"logo-only:{seed}:{identity}").sample(range(views), count))
 
 
 def logo_box(size: int, keep_clear: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:

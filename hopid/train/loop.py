@@ -116,6 +116,8 @@ def synthetic_cache_dir(settings: dict[str, Any]) -> Path:
         if settings.get("identities")
         else ("seed", "groups", "variants", "size")
     )
+    if settings.get("identities") and settings.get("logo_only_views"):  # 0 keeps the caches made before it existed
+        keys += ("logo_only_views",)
     prefix = "identities-" if settings.get("identities") else f"synthetic-v{GENERATOR_VERSION}-"
     name = prefix + "-".join(f"{k}{settings[k]}" for k in keys)
     return base / name
@@ -136,7 +138,7 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
     root = synthetic_cache_dir(settings)
     if world.is_main and not (root / "images.parquet").is_file():
         identities, views = settings.pop("identities"), settings.pop("views")
-        explanations = settings.pop("explanations")
+        explanations, logo_only_views = settings.pop("explanations"), settings.pop("logo_only_views")
         if identities:
             generate_identities(
                 root,
@@ -146,6 +148,7 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
                 size=settings["size"],
                 progress=progress,
                 explanations=explanations,
+                logo_only_views=logo_only_views,
             )
         else:
             generate(root, **settings, progress=progress)

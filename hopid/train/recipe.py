@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
         "dataset": SYNTHETIC,
         # identities > 0: the identity benchmark (brands x views, with explanations) instead of groups x variants
         # explanations (identities only): knowledge (the brand's visible facts) or template (none)
+        # logo_only_views (identities only): views per brand whose name is not written (logo only)
         "synthetic": {
             "seed": 0,
             "groups": 60,
@@ -34,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
             "identities": 0,
             "views": 4,
             "explanations": "knowledge",
+            "logo_only_views": 0,
         },
         "ocr_engine": None,  # which OCR rows train the model (None: the best present)
         "train_split": "train",
