@@ -4,19 +4,21 @@
     python scripts/identity_ablations.py --out identity-runs --seeds 0,1,2 --epochs 10 --only "all together"
     python scripts/identity_ablations.py --out identity-runs --seeds 0,1,2 --epochs 10 \
         --only "baseline,+ explanations (knowledge),+ explanations (template)"
+    python scripts/identity_ablations.py --out identity-runs --seeds 0,1,2 --epochs 10 --only "baseline,+ MMRef"
 
 Rows train recipes/demo-tiny-mmref.yaml and demo-tiny-entityclip.yaml with parts switched on or
 off, once per training seed (``train.seed``; the data are the same), and evaluate on a held-out
 identity set (30 brands x 4 views from the held-out vocabulary, 360 captions, a quarter naming
 no brand; folder + captions.csv, OCR by the default engine) by the identity protocol, dense
-only and fused, with and without reference re-ranking. The explanation rows query with the
-held-out captions' explanations (knowledge: the brand's logo, which no caption names; template:
-what kind of brand it is) through the run's EntityCLIP text experts, and also record the same
-run queried without them (``dense_plain``). The runs of one seed share the entity tagger the
-first of them trained (it depends only on the data and the seed). ``--epochs`` shortens every
-run. Finished runs are reused. Prints a markdown table of mean ± std over the seeds with each
-row's dense mAP and Rank-1 difference to the baseline (``~``: within noise, as in
-scripts/ablations.py); writes identity_ablations.json beside the runs.
+only and fused, with and without reference re-ranking (a re-ranking row also records the same
+runs without it, ``dense_plain`` and ``fused_plain``, and prints its gain paired by seed). The
+explanation rows query with the held-out captions' explanations (knowledge: the brand's logo,
+which no caption names; template: what kind of brand it is) through the run's EntityCLIP text
+experts, and also record the same run queried without them (``dense_plain``). The runs of one
+seed share the entity tagger the first of them trained (it depends only on the data and the
+seed). ``--epochs`` shortens every run. Finished runs are reused. Prints a markdown table of
+mean ± std over the seeds with each row's dense mAP and Rank-1 difference to the baseline
+(``~``: within noise, as in scripts/ablations.py); writes identity_ablations.json beside the runs.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ ROWS: dict[str, tuple[str, list[str], bool, str | None]] = {
     "baseline (HOPID, no MMRef/EntityCLIP)": ("demo-tiny-mmref", ["model.mmref=false"], False, None),
     "+ MMRef losses": ("demo-tiny-mmref", [], False, None),
     "+ MMRef losses + refinement": ("demo-tiny-mmref", [], True, None),
-    "+ MMRef losses + refinement, caption profile only": ("demo-tiny-mmref", CAPTION_ONLY, True, None),
+    "+ MMRef losses + refinement (caption profile only)": ("demo-tiny-mmref", CAPTION_ONLY, True, None),
+    "+ MMRef losses (guided loss 0.5) + refinement": ("demo-tiny-mmref", ["loss.reference_guided=0.5"], True, None),
+    "+ MMRef losses (guided loss 2.0) + refinement": ("demo-tiny-mmref", ["loss.reference_guided=2.0"], True, None),
     "+ explanations (EntityCLIP, training only)": ("demo-tiny-entityclip", [], False, None),
     "+ explanations (knowledge)": ("demo-tiny-entityclip", EXPLAINED, False, "knowledge"),
     "+ explanations (template)": (
@@ -79,6 +83,23 @@ def table(results: dict[str, dict], quantum: float) -> list[str]:
             noise = "~" if within_noise(values, reference, quantum) else ""
             cells.append(f"{noise}{statistics.fmean(values) - statistics.fmean(reference):+.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def reranking_gains(results: dict[str, dict]) -> list[str]:
+    """Each re-ranking row's gain over the same runs without re-ranking (paired by seed)."""
+    lines = []
+    for name, row in results.items():
+        runs = [r for r in row["seeds"].values() if "fused_plain" in r]
+        if not row["rerank"] or not runs:
+            continue
+        gains = [
+            f"{kind} {m} {cell([r[kind][m] - r[f'{kind}_plain'][m] for r in runs], 3)}"
+            for kind in ("dense", "fused")
+            for m in ("map", "rank1")
+        ]
+        chosen = "; ".join(json.dumps(r["rerank"]) for r in runs)
+        lines.append(f"{name}: re-ranking gains {', '.join(gains)} (chosen on val: {chosen})")
     return lines
 
 
@@ -129,14 +150,17 @@ def main(argv: list[str]) -> None:
                 "dense": evaluate(dataset, encoder, dense_only=True, rerank=method, explained=bool(explained)).metrics,
                 "fused": evaluate(dataset, encoder, rerank=method, explained=bool(explained)).metrics,
             }
-            if explained:  # the same run queried without explanations
+            if explained or rerank:  # the same run queried without explanations or without re-ranking
                 row["seeds"][str(seed)]["dense_plain"] = evaluate(dataset, encoder, dense_only=True).metrics
+            if rerank:
+                row["seeds"][str(seed)]["fused_plain"] = evaluate(dataset, encoder).metrics
             print(f"{name} seed {seed}: dense mAP {row['seeds'][str(seed)]['dense']['map']:.3f}", file=sys.stderr)
     queries = datasets["knowledge"].split("test")[1].height
     meta = {"seeds": args.seeds, "epochs": args.epochs, "queries": queries}
     (args.out / "identity_ablations.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=2))
     print(f"seeds {args.seeds}; {queries} queries (one query = {1 / queries:.4f})")
     print("\n".join(table(results, 1 / queries)))
+    print("\n".join(reranking_gains(results)))
 
 
 if __name__ == "__main__":

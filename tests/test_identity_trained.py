@@ -27,6 +27,7 @@ def test_mmref_reference_reranking_lifts_map_on_unseen_brands(tmp_path, monkeypa
     invoke("train", "demo-tiny-mmref", "--out", run)
     info = json.loads((run / "run.json").read_text())
     assert info["references"] >= 30 and info["rerank"]["beta"] > 0  # k and beta were chosen on val
+    assert {info["rerank"]["query"], info["rerank"]["fused"]["query"]} <= {"caption", "top"}  # and apart for fused
 
     source = tmp_path / "source"
     captions = write_heldout_identities(source)

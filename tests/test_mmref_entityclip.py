@@ -11,7 +11,7 @@ from hopid.data.schema import read_table
 from hopid.errors import HopidError
 from hopid.models.entityclip import ExplanationExperts
 from hopid.models.mmref import References
-from hopid.search.rerank import rerank_top_k
+from hopid.search.rerank import rerank_choice, rerank_depth, rerank_top_k
 from hopid.train.losses import explanation_losses, reference_losses
 
 
@@ -68,6 +68,15 @@ def test_rerank_against_the_best_candidate_lifts_its_identity_and_keeps_it_first
         assert rerank_top_k(scores, caption, gallery, k=4, beta=beta, query="top")[0].argmax() == 0
     with pytest.raises(HopidError, match="choose one of caption, top"):
         rerank_top_k(scores, caption, gallery, k=4, beta=0.5, query="best")
+
+
+def test_a_run_chooses_its_reranking_apart_for_fused_scores_and_older_runs_keep_one_choice():
+    chosen = {"k": 50, "beta": 10.0, "query": "top", "fused": {"k": 10, "beta": 0.1, "query": "top"}}
+    assert rerank_choice(chosen, fused=False)["beta"] == 10.0
+    assert rerank_choice(chosen, fused=True) == {"k": 10, "beta": 0.1, "query": "top"}
+    older = {"k": 20, "beta": 0.3}
+    assert rerank_choice(older, fused=True) == older == rerank_choice(older, fused=False)
+    assert rerank_depth(chosen) == 50 and rerank_depth({"k": 5, "fused": {"k": 20}}) == 20 and rerank_depth({}) == 0
 
 
 def test_explanation_experts_give_finite_losses_and_train_the_experts():

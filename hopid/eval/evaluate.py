@@ -149,7 +149,7 @@ def evaluate(
     else:  # each direction re-ranked from its own queries' top-k, profiles computed once per side
         from hopid.search.rerank import rerank_setting, rerank_top_k
 
-        k, beta, query = rerank_setting(encoder, rerank, rerank_k, rerank_beta)
+        k, beta, query = rerank_setting(encoder, rerank, rerank_k, rerank_beta, fused=not dense_only)
         of_captions = encoder.reference_profiles(caption_vectors)
         of_images = encoder.reference_profiles(image_vectors)
         forward = rerank_top_k(scores, of_captions, of_images, k, beta, query=query)

@@ -14,7 +14,7 @@ are abilities an encoder declares by subclassing them, and callers ask with ``is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -69,7 +69,7 @@ def encode_with_own_entities(encoder: EntityEncoder, texts: Sequence[str]) -> np
 class ReferenceEncoder(Protocol):
     """MMRef: vectors' profiles over the training references, and the re-ranking chosen on val."""
 
-    rerank_defaults: dict[str, float | str]  # MMRef's k, beta and query chosen on val (empty: none)
+    rerank_defaults: dict[str, Any]  # MMRef's k, beta and query chosen on val, and under "fused" (empty: none)
 
     def reference_profiles(self, vectors: np.ndarray) -> np.ndarray: ...
 

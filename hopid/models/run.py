@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -154,8 +155,9 @@ class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder, ExplainedEncoder
         return vectors.float().cpu().numpy()
 
     @property
-    def rerank_defaults(self) -> dict[str, float | str]:
-        """MMRef's re-ranking ``k``, ``beta`` and ``query`` chosen on the val split (empty: no references)."""
+    def rerank_defaults(self) -> dict[str, Any]:
+        """MMRef's re-ranking ``k``, ``beta`` and ``query`` chosen on the val split, for fused scores
+        under ``fused`` (empty: no references)."""
         return dict(self.info.get("rerank") or {})
 
     def reference_profiles(self, vectors: np.ndarray) -> np.ndarray:

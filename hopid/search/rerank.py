@@ -11,6 +11,8 @@ one; with ``query="top"`` the best candidate gets the largest ``s_ref`` (1) and 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from hopid.errors import HopidError
@@ -47,17 +49,31 @@ def rerank_top_k(
     return out
 
 
-def rerank_setting(encoder: TextEncoder, method: str, k: int | None, beta: float | None) -> tuple[int, float, str]:
-    """The re-ranking ``(k, beta, query)``: ``k`` and ``beta`` as given, else the run's (chosen
-    on val), ``query`` the run's (``caption`` for runs that predate the choice); a one-line error
-    for an unknown method or a model without references."""
+def rerank_setting(
+    encoder: TextEncoder, method: str, k: int | None, beta: float | None, fused: bool = False
+) -> tuple[int, float, str]:
+    """The re-ranking ``(k, beta, query)``: ``k`` and ``beta`` as given, else the run's, chosen on
+    val for dense scores or, with ``fused``, for fused ones (runs that chose once use that choice
+    for both); ``query`` the run's (``caption`` for runs that predate the choice). A one-line
+    error for an unknown method or a model without references."""
     if method not in RERANK_CHOICES:
         raise HopidError(f"--rerank {method!r}: choose one of {', '.join(RERANK_CHOICES)}")
     if not isinstance(encoder, ReferenceEncoder):
         raise HopidError("--rerank reference needs a trained run with model.mmref: true")
-    defaults = encoder.rerank_defaults
+    defaults = rerank_choice(encoder.rerank_defaults, fused)
     k = int(defaults.get("k", 10) if k is None else k)
     return k, float(defaults.get("beta", 0.0) if beta is None else beta), str(defaults.get("query", "caption"))
+
+
+def rerank_choice(defaults: dict[str, Any], fused: bool) -> dict[str, Any]:
+    """A run's re-ranking choice (``run.json``'s ``rerank``) for dense or ``fused`` scores; a run
+    that chose once (before fused scores were calibrated apart) uses that choice for both."""
+    return defaults["fused"] if fused and "fused" in defaults else defaults
+
+
+def rerank_depth(defaults: dict[str, Any]) -> int:
+    """How many candidates the run's re-ranking reads: the larger of its dense and fused ``k``."""
+    return int(max(defaults.get("k", 0), (defaults.get("fused") or {}).get("k", 0)))
 
 
 def reference_reranked(
@@ -68,9 +84,11 @@ def reference_reranked(
     method: str,
     k: int | None,
     beta: float | None,
+    fused: bool = False,
 ) -> np.ndarray:
-    """Queries x gallery ``scores`` with each query's top-k re-ranked by reference profiles
-    (MMRef); ``k``/``beta`` (and whose profile) default to what the run chose on its val split."""
-    k, beta, query = rerank_setting(encoder, method, k, beta)
+    """Queries x gallery ``scores`` (fused with scene text when ``fused``) with each query's
+    top-k re-ranked by reference profiles (MMRef); ``k``/``beta`` (and whose profile) default to
+    what the run chose on its val split for that kind of score."""
+    k, beta, query = rerank_setting(encoder, method, k, beta, fused)
     queries, gallery = encoder.reference_profiles(query_vectors), encoder.reference_profiles(gallery_vectors)
     return rerank_top_k(scores, queries, gallery, k, beta, query=query)

@@ -225,7 +225,9 @@ class Searcher:
             return []
         wanted = max(k, APPROXIMATE_CANDIDATES) if self.approximate else k
         if rerank is not None and isinstance(self.encoder, ReferenceEncoder):
-            wanted = max(wanted, int(self.encoder.rerank_defaults.get("k", 0)))
+            from hopid.search.rerank import rerank_depth
+
+            wanted = max(wanted, rerank_depth(self.encoder.rerank_defaults))
         distances, found = self.faiss_index.search(query_vector[None, :], min(n, wanted))
         keep = found[0] >= 0
         rows, dense = found[0][keep], distances[0][keep]
@@ -240,7 +242,7 @@ class Searcher:
             text = lexical.scores[rows]
             scores = fuse(dense, text, alpha)
         if rerank is not None:
-            scores = self._rerank(query_vector, rows, scores, rerank)
+            scores = self._rerank(query_vector, rows, scores, rerank, fused=lexical is not None)
         order = np.lexsort((rows, -scores))[:k]
         top = rows[order].tolist()
         columns = zip(top, scores[order].tolist(), dense[order].tolist(), text[order].tolist(), strict=True)
@@ -256,12 +258,16 @@ class Searcher:
             for rank, (row, score, near, written) in enumerate(columns, start=1)
         ]
 
-    def _rerank(self, query_vector: np.ndarray, rows: np.ndarray, scores: np.ndarray, method: str) -> np.ndarray:
-        """The candidates' scores with the top-k re-ranked by MMRef reference profiles (the run's k, beta)."""
+    def _rerank(
+        self, query_vector: np.ndarray, rows: np.ndarray, scores: np.ndarray, method: str, fused: bool
+    ) -> np.ndarray:
+        """The candidates' scores with the top-k re-ranked by MMRef reference profiles (the run's
+        k, beta and query for dense or ``fused`` scores)."""
         from hopid.search.rerank import reference_reranked
 
         gallery = np.asarray(self.vectors[rows], dtype=np.float32)
-        return reference_reranked(self.encoder, scores[None, :], query_vector[None, :], gallery, method, None, None)[0]
+        query = query_vector[None, :]
+        return reference_reranked(self.encoder, scores[None, :], query, gallery, method, None, None, fused)[0]
 
     @functools.cached_property
     def row_of(self) -> dict[str, int]:

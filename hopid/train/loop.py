@@ -585,7 +585,7 @@ class Trainer:
         self.net.load_state_dict(load_weights(self.run_dir / WEIGHTS_FILE))
         val_texts, val_images = self.split_vectors(self.val_data)  # once, for both choices
         alpha = self._choose_alpha(val_texts @ val_images.T)
-        rerank = self._choose_rerank(val_texts, val_images) if self.net.references is not None else None
+        rerank = self._choose_rerank(val_texts, val_images, alpha) if self.net.references is not None else None
         test = self._load_split("test_split")
         self.bank.add(test.strings + test.prompts)
         dense = self.split_scores(test)
@@ -626,20 +626,27 @@ class Trainer:
         self.log += [self._row(0, -1, "alpha", f"{self.select_on}@{a}", score) for a, score in tried.items()]
         return alpha
 
-    def _choose_rerank(self, texts: np.ndarray, images: np.ndarray) -> dict[str, float | str]:
-        """MMRef's re-ranking (k, beta) for the network's val vectors ``texts`` and ``images``."""
+    def _choose_rerank(self, texts: np.ndarray, images: np.ndarray, alpha: float) -> dict[str, Any]:
+        """MMRef's re-ranking (k, beta, query) for the network's val vectors ``texts`` and
+        ``images``: for the dense scores, and under ``fused`` for the scores fused with ``alpha``
+        (scene text can already rank what the references would lift; measured apart)."""
         profiles = self.net.references.profiles
-        chosen, tried = calibrate_rerank(
-            texts @ images.T,
-            profiles(texts),
-            profiles(images),
-            self.recipe["eval"]["rerank_ks"],
-            self.recipe["eval"]["rerank_betas"],
-            lambda scores: self.val_metrics(scores, self.val_data),
-            self.select_on,
-            self.recipe["eval"]["rerank_queries"],
-        )
-        self.log += [self._row(0, -1, "rerank", setting, score) for setting, score in tried.items()]
+        dense = texts @ images.T
+        of_texts, of_images = profiles(texts), profiles(images)
+        chosen: dict[str, Any] = {}
+        for kind, scores in (("dense", dense), ("fused", fuse(dense, self._lexical(self.val_data), alpha))):
+            found, tried = calibrate_rerank(
+                scores,
+                of_texts,
+                of_images,
+                self.recipe["eval"]["rerank_ks"],
+                self.recipe["eval"]["rerank_betas"],
+                lambda matrix: self.val_metrics(matrix, self.val_data),
+                self.select_on,
+                self.recipe["eval"]["rerank_queries"],
+            )
+            self.log += [self._row(0, -1, "rerank", f"{kind}:{setting}", v) for setting, v in tried.items()]
+            chosen |= found if kind == "dense" else {"fused": found}
         return chosen
 
     def _write_light_tagger(self) -> dict[str, float]:
@@ -656,7 +663,7 @@ class Trainer:
         self,
         state: TrainState,
         alpha: float,
-        rerank: dict[str, float | str] | None,
+        rerank: dict[str, Any] | None,
         metrics: dict[str, dict[str, float]],
         samples_per_second: float,
     ) -> None:
