@@ -562,6 +562,7 @@ class Trainer:
                 enhanced=loss_cfg["enhanced"],
                 explained=loss_cfg["explained"],
                 logit_scale=dist_.global_param(self.net.logit_scale, self.world),
+                identities=self._explained_identities(rows, text.device),
             )
             loss, parts = loss + extra, parts | extra_parts
         self.optimizer.zero_grad(set_to_none=True)
@@ -625,6 +626,12 @@ class Trainer:
         )
         self.log += [self._row(0, -1, "alpha", f"{self.select_on}@{a}", score) for a, score in tried.items()]
         return alpha
+
+    def _explained_identities(self, rows: list[int], device: torch.device) -> torch.Tensor | None:
+        """Each row's identity when ``loss.explained_positives`` is ``identity`` (else None)."""
+        if self.recipe["loss"]["explained_positives"] != "identity":
+            return None
+        return torch.as_tensor(self.train_identity[rows], device=device)
 
     def _choose_rerank(self, texts: np.ndarray, images: np.ndarray, alpha: float) -> dict[str, Any]:
         """MMRef's re-ranking (k, beta, query) for the network's val vectors ``texts`` and

@@ -42,6 +42,25 @@ def info_nce(
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
 
 
+def info_nce_positives(
+    text: torch.Tensor, image: torch.Tensor, positives: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    """InfoNCE with several positives per row (``positives[i, j]``: caption i and image j belong
+    together; the diagonal must be set): each positive's log-probability, averaged over the row's
+    positives, in both directions (the supervised contrastive loss)."""
+    logits = logit_scale.exp().clamp(max=100) * (text @ image.t())
+    weights = positives.float()
+    t2i = -(F.log_softmax(logits, dim=1) * weights).sum(dim=1) / weights.sum(dim=1)
+    i2t = -(F.log_softmax(logits, dim=0) * weights).sum(dim=0) / weights.sum(dim=0)
+    return (t2i.mean() + i2t.mean()) / 2
+
+
+def same_identity(image_keys: torch.Tensor, identities: torch.Tensor) -> torch.Tensor:
+    """Rows showing the same image, or images of the same identity (-100: none, its own image only)."""
+    known = identities >= 0
+    return _same_image(image_keys) | (_same_image(identities) & known.unsqueeze(0) & known.unsqueeze(1))
+
+
 def retrieval_loss(
     text: torch.Tensor,
     image: torch.Tensor,
@@ -100,12 +119,16 @@ def explanation_losses(
     enhanced: float,
     logit_scale: torch.Tensor,
     explained: float = 0.0,
+    identities: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """EntityCLIP: ``matching`` x the gated matching loss on positives and the batch's hardest
     negatives, plus ``enhanced`` x the contrastive loss of the explanation-enhanced V*, T*,
     plus ``explained`` x that of T* against the plain V (an explained query against an index
     built without explanations, as ``--explained`` searches). Row i's explanation ``E_i``
-    belongs to caption i and enhances every pair caption i is in."""
+    belongs to caption i and enhances every pair caption i is in. With ``identities`` (each
+    row's identity, -100 for none) the explained loss takes every image of the caption's
+    identity in the batch as a positive (:func:`info_nce_positives`): an explanation that
+    states what all views of a brand show can then pull them all toward the query."""
     total = text.new_zeros(())
     parts: dict[str, float] = {}
     e = experts.explain(explanation)
@@ -116,7 +139,10 @@ def explanation_losses(
         total = total + enhanced * value
         parts["loss_enhanced"] = float(value.detach())
     if explained > 0:
-        value = info_nce(text_star, image, image_keys, logit_scale)
+        if identities is None:
+            value = info_nce(text_star, image, image_keys, logit_scale)
+        else:
+            value = info_nce_positives(text_star, image, same_identity(image_keys, identities), logit_scale)
         total = total + explained * value
         parts["loss_explained"] = float(value.detach())
     if matching > 0 and len(text) > 1:

@@ -55,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
         "matching": 1.0,  # EntityCLIP (model.explanation_experts): eta, the gated matching loss
         "enhanced": 1.0,  # EntityCLIP: lambda, contrastive loss of the explanation-enhanced V*, T*
         "explained": 0.0,  # EntityCLIP: contrastive loss of the explanation-enhanced query T* against plain V
+        # its positives: the caption's own image ("image") or every image of its identity in the batch ("identity")
+        "explained_positives": "image",
     },
     "train": {
         "epochs": 30,
@@ -248,6 +250,9 @@ def check_recipe(recipe: dict[str, Any]) -> None:
     loss = recipe["loss"]
     if loss["triplet"] <= 0 and loss["infonce"] <= 0:
         raise HopidError("recipe: give loss.triplet or loss.infonce a positive weight")
+    positives = recipe["loss"]["explained_positives"]
+    if positives not in ("image", "identity"):
+        raise HopidError(f"recipe: loss.explained_positives must be image or identity, not {positives!r}")
     if not recipe["eval"]["alphas"]:
         raise HopidError("recipe: eval.alphas must list at least one fusion.alpha to try")
     queries = recipe["eval"]["rerank_queries"]
