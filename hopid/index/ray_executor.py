@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import socket
 import time
@@ -43,6 +44,7 @@ from hopid.index.build import (
 )
 from hopid.index.directory import index_lock
 from hopid.models.encoder import ImageEncoder
+from hopid.models.onnx_clip import OnnxClipEncoder
 from hopid.ocr.stage import OCR_PART_SCHEMA, done_keys, failures, ocr_store
 from hopid.ocr.worker import SINGLE_THREAD_ENV, EngineFactory, build_engine
 from hopid.progress import Progress
@@ -232,6 +234,8 @@ def run_pipeline(
             ocr_failed=ocr_failed,
             vectors_done=vectors_done,
             needs_tokens=bool(images_encoder.needs_ocr),
+            # on CPUs, the ONNX image tower itself (pickled as its paths): the actors skip torch
+            ready=images_encoder if isinstance(images_encoder, OnnxClipEncoder) else None,
         )
         done = 0
         if progress:
@@ -284,7 +288,6 @@ def pipeline(ray: Any, todo: list[dict], source: ImageSource, plan: StagePlan, *
         batch_size=OCR_BATCH,
         compute=ActorPoolStrategy(size=plan.ocr_actors),
         num_cpus=plan.ocr_cpus,
-        runtime_env={"env_vars": SINGLE_THREAD_ENV},
     )
     embed = bound(
         EmbedActor,
@@ -295,6 +298,7 @@ def pipeline(ray: Any, todo: list[dict], source: ImageSource, plan: StagePlan, *
         options=stage["options"],
         threads=plan.embed_threads,
         device="cuda" if plan.embed_gpus else "cpu",
+        ready=None if plan.embed_gpus else stage["ready"],
     )
     return dataset.map_batches(
         embed,
@@ -355,6 +359,9 @@ class OcrActor:
     """The OCR stage: one engine per actor, loaded once; writes the batch's OCR part."""
 
     def __init__(self, engine: str | EngineFactory, store: str) -> None:
+        # single-threaded as a local pool worker, set as it does (a runtime_env would cost every
+        # run new worker processes: 1.5-3 s of 27 on 2 cores)
+        os.environ.update(SINGLE_THREAD_ENV)
         self.engine = build_engine(engine, threads=1)
         self.store = PartStore(store, OCR_PART_SCHEMA)
         self.attempts = Path(store).parent / ATTEMPTS_DIR
@@ -426,10 +433,16 @@ class EmbedActor:
         options: dict,
         threads: int,
         device: str,
+        ready: ImageEncoder | None = None,
     ) -> None:
+        from hopid.index.build import VECTOR_PART_SCHEMA
+
+        self.store = PartStore(store, VECTOR_PART_SCHEMA)
+        if ready is not None:  # the driver's ONNX image tower: no torch or open_clip to load here
+            self.encoder = ready
+            return
         import torch
 
-        from hopid.index.build import VECTOR_PART_SCHEMA
         from hopid.models.factory import load_encoder
 
         torch.set_num_threads(threads)
@@ -440,7 +453,6 @@ class EmbedActor:
         self.encoder, store_here, _ = image_side(encoder, Path(index_dir), engine, precision)
         if str(store_here.directory) != store:
             raise HopidError(f"the embedding actor's vector cache {store_here.directory} is not the driver's {store}")
-        self.store = PartStore(store, VECTOR_PART_SCHEMA)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         from hopid.models.inputs import ocr_tokens

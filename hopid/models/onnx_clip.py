@@ -172,6 +172,7 @@ class OnnxClipEncoder(ImageEncoder):
     ) -> None:
         from hopid.models.bpe import ClipBPE
 
+        self.arguments = (text_graph, image_graph, facts, spec, dim)  # how it is rebuilt elsewhere
         self.text_session = open_session(text_graph)
         self.image_graph = image_graph
         self._image_session = None
@@ -186,6 +187,10 @@ class OnnxClipEncoder(ImageEncoder):
     def from_towers(cls, towers: Towers, encoder: ClipEncoder) -> OnnxClipEncoder:
         facts = towers.facts | {"context_length": int(encoder.tokenizer(["a photo"]).shape[1])}
         return cls(towers.folder / TEXT_GRAPH, towers.folder / IMAGE_GRAPH, facts, encoder.spec, int(encoder.dim))
+
+    def __reduce__(self) -> tuple:
+        """Pickled as the graphs' paths and facts: another process (a Ray actor) opens them itself."""
+        return (type(self), self.arguments)
 
     @staticmethod
     def can_read(facts: dict[str, Any]) -> bool:
