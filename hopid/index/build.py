@@ -255,13 +255,14 @@ def _build_locked(
     ocr_parts = ocr_store(Path(ocr_cache) if ocr_cache else index_dir / "cache", engine)
     encoder_for_images, vector_parts, towers = image_side(encoder, index_dir, engine, query_precision)
     local_files = _Files(source, index_dir / "cache" / STAGING_DIR, errors)
-    read = done_keys(ocr_parts)
+    read = done_keys(ocr_parts)  # read once: only the rest is located (a remote file fetched)
     ocr_now = run_ocr_parts(
         local_files.paths([(sha, path) for sha, path in path_of_hash.items() if sha not in read]),
         ocr_parts,
         engine,
         workers=workers,
         progress=progress,
+        done=read,
     )
     ocr_table = ocr_parts.compact(set(path_of_hash))
     failed = failures(ocr_table)

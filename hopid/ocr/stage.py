@@ -52,15 +52,17 @@ def run_ocr_parts(
     *,
     workers: int | None = None,
     progress: Progress | None = None,
+    done: set[str] | None = None,
 ) -> int:
     """OCR every ``(key, path)`` not yet in ``store``; returns how many were read now.
+    ``done``: the store's :func:`done_keys` when the caller has read them already.
 
     Failures are stored too (with their reason), so an unchanged broken file is not retried.
     Results are written every few dozen images, and also when the run stops early (an error,
     Ctrl-C, SIGTERM turned into KeyboardInterrupt), so a rerun reads only what is left."""
     from hopid.ocr.pool import ocr_paths
 
-    done = done_keys(store)
+    done = done_keys(store) if done is None else done
     todo = [(key, path) for key, path in items if key not in done]
     if progress:
         progress("ocr", 0, len(todo))
