@@ -135,7 +135,8 @@ def test_ray_reads_a_uri_and_adds_an_ivf_index_in_parts(tmp_path, tiny_encoder, 
     monkeypatch.setattr(choose, "PART_ROWS", 2)  # five vectors: three parts, each a Ray task
     monkeypatch.setattr(ray_executor.RayParts, "__call__", recording)
     uri = f"file://{images}"
-    summary = index_with_ray(uri, tiny_encoder, index_dir=tmp_path / "ray", index_type="ivfflat")
+    # a URI is read by tasks of their own; an embedding pool asked for runs apart from the OCR
+    summary = index_with_ray(uri, tiny_encoder, index_dir=tmp_path / "ray", index_type="ivfflat", embed_actors=1)
     assert (summary.images, summary.errors, summary.index) == (local.images, local.errors, local.index)
     assert summary.index == "IVF5,Flat" and spans == [(0, 1), (1, 3), (3, 5)]
     items_l, vectors_l, ocr_l, _ = generation_files(tmp_path / "local")
@@ -219,14 +220,17 @@ def test_a_ray_run_on_an_index_another_run_is_writing_is_one_line(tmp_path, tiny
 
 
 def test_stage_sizes_fit_the_cluster():
-    two_cores = plan_stages(2, 0)
-    assert (two_cores.ocr_actors, two_cores.embed_actors, two_cores.embed_gpus) == (2, 1, 0.0)
-    assert 2 * two_cores.ocr_cpus + two_cores.embed_cpus <= 2 - 0.2
+    cores = plan_stages(2, 0)  # no GPU: the OCR actors embed too, on one thread each
+    assert (cores.ocr_actors, cores.embed_actors, cores.embed_gpus, cores.embed_threads) == (2, 0, 0.0, 1)
+    assert 2 * cores.ocr_cpus <= 2 - 0.2
+    pool = plan_stages(2, 0, embed_actors=1)  # a CPU embedding pool asked for
+    assert (pool.embed_actors, pool.embed_gpus) == (1, 0.0) and 2 * pool.ocr_cpus + pool.embed_cpus <= 2 - 0.2
     gpus = plan_stages(64, 4)
     assert (gpus.ocr_actors, gpus.embed_actors, gpus.embed_gpus, gpus.ocr_cpus) == (64, 4, 1.0, 0.966)
-    assert plan_stages(8, 0, ocr_actors=4).embed_threads == 4
+    assert plan_stages(1, 0.5).embed_gpus == 0.5 and plan_stages(4, 1, embed_actors=2).embed_gpus == 0.5
+    assert plan_stages(8, 0, ocr_actors=4, embed_actors=1).embed_threads == 4
     with pytest.raises(HopidError, match="too few"):
-        plan_stages(0.5, 0)
+        plan_stages(0.5, 0, embed_actors=1)
 
 
 def test_an_unreachable_ray_address_is_one_line(tmp_path):

@@ -102,8 +102,12 @@ def test_an_onnx_clip_encoder_travels_as_its_graphs_paths(tiny_encoder, tmp_path
     encoder = OnnxClipEncoder.from_towers(prepare_towers(tiny_encoder, tmp_path / "towers", "int8"), tiny_encoder)
     rebuild, arguments = encoder.__reduce__()  # what a Ray actor receives: no onnxruntime session inside
     assert rebuild is OnnxClipEncoder and str(tmp_path / "towers") in str(arguments[0])
-    travelled = copy.deepcopy(encoder)  # rebuilt through __reduce__, as after a pickle round trip
-    assert travelled.text_session is not encoder.text_session
     images = odd_images()
-    np.testing.assert_array_equal(travelled.encode_images(images), encoder.encode_images(images))
+    expected = encoder.encode_images(images)  # its image session is open now
+    travelled = copy.deepcopy(encoder)  # rebuilt through __reduce__, as after a pickle round trip
+    assert travelled.sessions == {}  # sessions are opened anew where it lands
+    np.testing.assert_array_equal(travelled.encode_images(images), expected)
+    single = encoder.on_threads(1)  # as inside a CPU Ray actor, beside its OCR
+    assert single.threads == 1 and single.session("image").get_session_options().intra_op_num_threads == 1
+    np.testing.assert_allclose(single.encode_images(images), expected, atol=1e-5)
     np.testing.assert_array_equal(travelled.encode_texts(["EXIT"]), encoder.encode_texts(["EXIT"]))

@@ -4,7 +4,10 @@ Stages (see docs/scale.md): the driver lists the files and reuses the content ha
 knows -> read tasks read each file's bytes and hash them -> an actor pool of OCR engines (one
 engine per actor, loaded once, single-threaded as the local pool's workers) -> an actor pool of
 image encoders (one GPU each where the cluster has GPUs) -> Parquet parts in the index's own
-``cache/`` (OCR parts and vector parts keyed by content hash, hashes by path). The index itself is
+``cache/`` (OCR parts and vector parts keyed by content hash, hashes by path). Stages that would
+only add processes run inside the OCR actors: the reading of a local folder (nothing to wait on)
+and, on a cluster without GPUs, the embedding (an image tower costs a fraction of the OCR; a pool
+of its own would take cores from it). The index itself is
 then committed by :func:`hopid.index.build.build_index`, the local executor's code path, which
 finds every image already read and embedded: the two executors leave the same index.
 
@@ -96,11 +99,12 @@ class StagePlan:
 def plan_stages(cpus: float, gpus: float, ocr_actors: int | None = None, embed_actors: int | None = None) -> StagePlan:
     """Size the stages for a cluster of ``cpus`` cores and ``gpus`` GPUs.
 
-    Embedding: one actor per GPU (one GPU each), else one CPU actor. OCR: one actor per core. The
+    Embedding: one actor per GPU (one GPU each); without GPUs none (0: the OCR actors embed too,
+    on one thread each) unless ``embed_actors`` asks for a CPU pool. OCR: one actor per core. The
     reservations are scaled down together when they would not fit, so that every actor starts
     (OCR is the heavy stage on CPUs; the embedding and read stages share the cores with it)."""
-    embed_actors = embed_actors or max(1, int(gpus))
-    embed_gpus = 1.0 if gpus >= embed_actors else (gpus / embed_actors if gpus else 0.0)
+    embed_actors = embed_actors or (max(1, int(gpus)) if gpus else 0)
+    embed_gpus = min(1.0, gpus / embed_actors) if gpus else 0.0
     ocr_actors = ocr_actors or max(1, int(cpus))
     left = cpus - READ_TASKS * READ_CPUS - embed_actors * EMBED_CPUS
     if left <= 0:
@@ -108,7 +112,8 @@ def plan_stages(cpus: float, gpus: float, ocr_actors: int | None = None, embed_a
             f"the Ray cluster has {cpus:g} CPU(s): too few for {ocr_actors} OCR and {embed_actors} embedding actors"
         )
     ocr_cpus = min(1.0, left / ocr_actors)
-    threads = 1 if embed_gpus else max(1, int(cpus) - ocr_actors)  # cores the OCR actors leave
+    # an embedding pool on CPUs gets the cores the OCR actors leave; fused, one thread beside the OCR
+    threads = max(1, int(cpus) - ocr_actors) if embed_actors and not embed_gpus else 1
     return StagePlan(ocr_actors, embed_actors, round(ocr_cpus, 3), EMBED_CPUS, embed_gpus, threads)
 
 
@@ -266,42 +271,53 @@ def pipeline(ray: Any, todo: list[dict], source: ImageSource, plan: StagePlan, *
 
     blocks = min(MAX_BLOCKS, -(-len(todo) // OCR_BATCH))  # a block per OCR batch: every actor gets work
     dataset = ray.data.from_items(todo, override_num_blocks=blocks)
-    dataset = dataset.map_batches(
-        read_and_hash,
-        batch_format="pyarrow",
-        batch_size=None,  # a block at a time
-        num_cpus=READ_CPUS,
-        compute=ray.data.TaskPoolStrategy(size=READ_TASKS),
-        fn_kwargs={
-            "source": source,
-            "ocr_ok": stage["ocr_ok"],
-            "ocr_failed": stage["ocr_failed"],
-            "vectors_done": stage["vectors_done"],
-            "needs_tokens": stage["needs_tokens"],
-        },
-    )
+    read = {
+        "source": source,
+        "ocr_ok": stage["ocr_ok"],
+        "ocr_failed": stage["ocr_failed"],
+        "vectors_done": stage["vectors_done"],
+        "needs_tokens": stage["needs_tokens"],
+    }
+    if not source.local:  # object storage: reads wait on the network, in tasks of their own
+        dataset = dataset.map_batches(
+            read_and_hash,
+            batch_format="pyarrow",
+            batch_size=None,  # a block at a time
+            num_cpus=READ_CPUS,
+            compute=ray.data.TaskPoolStrategy(size=READ_TASKS),
+            fn_kwargs=read,
+        )
+        read = None
+    embed = {
+        "model": stage["model"],
+        "index_dir": str(stage["index_dir"]),
+        "engine": stage["engine"],
+        "store": str(stage["vector_dir"]),
+        "options": stage["options"],
+        "threads": plan.embed_threads,
+        "device": "cuda" if plan.embed_gpus else "cpu",
+        "ready": None if plan.embed_gpus else stage["ready"],
+    }
     # Ray Data restarts a dead actor and runs its batch again (max_restarts and max_task_retries
     # default to unlimited for actor pools); OcrActor stops an image that keeps killing actors.
+    ocr = bound(
+        OcrActor,
+        engine=stage["engine_factory"] or stage["engine"],
+        store=str(stage["ocr_dir"]),
+        read=read,
+        embed=None if plan.embed_actors else embed,
+    )
     dataset = dataset.map_batches(
-        bound(OcrActor, engine=stage["engine_factory"] or stage["engine"], store=str(stage["ocr_dir"])),
+        ocr,
         batch_format="pyarrow",
         batch_size=OCR_BATCH,
         compute=ActorPoolStrategy(size=plan.ocr_actors),
         num_cpus=plan.ocr_cpus,
     )
-    embed = bound(
-        EmbedActor,
-        model=stage["model"],
-        index_dir=str(stage["index_dir"]),
-        engine=stage["engine"],
-        store=str(stage["vector_dir"]),
-        options=stage["options"],
-        threads=plan.embed_threads,
-        device="cuda" if plan.embed_gpus else "cpu",
-        ready=None if plan.embed_gpus else stage["ready"],
-    )
+    if not plan.embed_actors:
+        return dataset
     return dataset.map_batches(
-        embed,
+        bound(EmbedActor, **embed),
         batch_format="pyarrow",
         batch_size=EMBED_BATCH,
         compute=ActorPoolStrategy(size=plan.embed_actors),
@@ -356,17 +372,30 @@ def batch_tag(keys: Iterable[str]) -> str:
 
 
 class OcrActor:
-    """The OCR stage: one engine per actor, loaded once; writes the batch's OCR part."""
+    """The OCR stage: one engine per actor, loaded once; writes the batch's OCR part. With
+    ``read`` (:func:`read_and_hash`'s options) it reads the files itself first; with ``embed``
+    (:class:`EmbedActor`'s arguments) it embeds the batch after."""
 
-    def __init__(self, engine: str | EngineFactory, store: str) -> None:
+    def __init__(
+        self, engine: str | EngineFactory, store: str, read: dict | None = None, embed: dict | None = None
+    ) -> None:
         # single-threaded as a local pool worker, set as it does (a runtime_env would cost every
         # run new worker processes: 1.5-3 s of 27 on 2 cores)
         os.environ.update(SINGLE_THREAD_ENV)
         self.engine = build_engine(engine, threads=1)
         self.store = PartStore(store, OCR_PART_SCHEMA)
         self.attempts = Path(store).parent / ATTEMPTS_DIR
+        self.read = read
+        self.embed = EmbedActor(**embed) if embed else None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        if self.read is not None:
+            batch = read_and_hash(batch, **self.read)
+        batch = self.ocr(batch)
+        return self.embed(batch) if self.embed else batch
+
+    def ocr(self, batch: pa.Table) -> pa.Table:
+        """OCR the rows that need it (the batch's rows come back with their words)."""
         rows = batch.to_pylist()
         todo = [row for row in rows if row["need_ocr"]]
         if not todo:
@@ -433,13 +462,13 @@ class EmbedActor:
         options: dict,
         threads: int,
         device: str,
-        ready: ImageEncoder | None = None,
+        ready: OnnxClipEncoder | None = None,
     ) -> None:
         from hopid.index.build import VECTOR_PART_SCHEMA
 
         self.store = PartStore(store, VECTOR_PART_SCHEMA)
         if ready is not None:  # the driver's ONNX image tower: no torch or open_clip to load here
-            self.encoder = ready
+            self.encoder = ready.on_threads(threads)
             return
         import torch
 

@@ -157,7 +157,8 @@ def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class OnnxClipEncoder(ImageEncoder):
-    """A plain CLIP model's towers in onnxruntime; the image graph is opened on first use.
+    """A plain CLIP model's towers in onnxruntime; each graph is opened on first use, on
+    ``threads`` cores (None: onnxruntime's default, every core).
 
     An int8 graph quantizes its activations with one scale per input tensor, found at run time,
     so a batch's images would change each other's vectors: an int8 tower is run one input at a
@@ -168,14 +169,20 @@ class OnnxClipEncoder(ImageEncoder):
     fusion_alpha = DEFAULT_ALPHA
 
     def __init__(
-        self, text_graph: Path, image_graph: Path | None, facts: dict[str, Any], spec: ModelSpec, dim: int
+        self,
+        text_graph: Path,
+        image_graph: Path | None,
+        facts: dict[str, Any],
+        spec: ModelSpec,
+        dim: int,
+        threads: int | None = None,
     ) -> None:
         from hopid.models.bpe import ClipBPE
 
-        self.arguments = (text_graph, image_graph, facts, spec, dim)  # how it is rebuilt elsewhere
-        self.text_session = open_session(text_graph)
-        self.image_graph = image_graph
-        self._image_session = None
+        self.arguments = (text_graph, image_graph, facts, spec, dim, threads)  # how it is rebuilt elsewhere
+        self.graphs = {"text": text_graph, "image": image_graph}
+        self.threads = threads
+        self.sessions: dict[str, Any] = {}
         self.preprocess = facts["preprocess"]
         self.one_at_a_time = {tower: facts[tower]["precision"] == "int8" for tower in ("text", "image")}
         self.tokenizer = ClipBPE(context_length=int(facts["context_length"]))
@@ -192,6 +199,16 @@ class OnnxClipEncoder(ImageEncoder):
         """Pickled as the graphs' paths and facts: another process (a Ray actor) opens them itself."""
         return (type(self), self.arguments)
 
+    def on_threads(self, threads: int) -> OnnxClipEncoder:
+        """The same towers, run on ``threads`` cores (e.g. one, beside single-threaded OCR)."""
+        return type(self)(*self.arguments[:-1], threads=threads)
+
+    def session(self, tower: str):
+        """The onnxruntime session of ``tower`` ("text" or "image"), opened on first use."""
+        if tower not in self.sessions:
+            self.sessions[tower] = open_session(self.graphs[tower], threads=self.threads)
+        return self.sessions[tower]
+
     @staticmethod
     def can_read(facts: dict[str, Any]) -> bool:
         """Whether the torch-free preprocessing reproduces this model's (else images need torch)."""
@@ -200,15 +217,13 @@ class OnnxClipEncoder(ImageEncoder):
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._run(self.text_session, "text", "ids", self.tokenizer(list(texts)))
+        return self._run(self.session("text"), "text", "ids", self.tokenizer(list(texts)))
 
     def encode_images(self, images: Sequence[Image.Image], ocr: Sequence[Sequence] | None = None) -> np.ndarray:
         """Image vectors (``ocr`` is accepted and unused: plain CLIP embeds pixels alone)."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._image_session is None:
-            self._image_session = open_session(self.image_graph)
-        return self._run(self._image_session, "image", "pixels", pixel_batch(images, self.preprocess))
+        return self._run(self.session("image"), "image", "pixels", pixel_batch(images, self.preprocess))
 
     def _run(self, session, tower: str, name: str, batch: np.ndarray) -> np.ndarray:
         if not self.one_at_a_time[tower]:

@@ -130,13 +130,16 @@ def save_optimized(source: Path, target: Path) -> None:
     onnxruntime.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
 
 
-def open_session(path: Path, optimized: bool = True):
-    """An onnxruntime CPU session; ``optimized``: the graph was saved by :func:`save_optimized`,
-    so the session skips optimizing it again."""
+def open_session(path: Path, optimized: bool = True, threads: int | None = None):
+    """An onnxruntime CPU session on ``threads`` cores (None: its default); ``optimized``: the
+    graph was saved by :func:`save_optimized`, so the session skips optimizing it again."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
     if optimized:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
