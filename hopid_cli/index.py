@@ -66,7 +66,11 @@ def index(
         int | None, typer.Option(min=1, help="--executor ray: OCR actors (default: one per CPU of the cluster).")
     ] = None,
     embed_actors: Annotated[
-        int | None, typer.Option(min=1, help="--executor ray: embedding actors (default: one per GPU, else one).")
+        int | None,
+        typer.Option(
+            min=1,
+            help="--executor ray: embedding actors (default: one per GPU; none without GPUs: the OCR actors embed).",
+        ),
     ] = None,
     shard: Annotated[str | None, typer.Option(hidden=True, help="Gone: use --executor ray.")] = None,
     query_precision: Annotated[
