@@ -183,6 +183,15 @@ def test_tagger_round_trip_and_infer_dataset(dataset: Path, trained, tmp_path: P
     assert [e.text for e in first[0]] == ["vorunak"] and first[1] == []
     assert all(e.source == "tagger" for found in first for e in found)
 
+    # a name written in wording the tagger never saw: its shape rules add what the tagger left
+    other = ["signboard: Thebras Detoshesh (VG4458)", "the DEIRLAMI logo on a grey badge"]
+    combined = infer_texts(other, tagger)
+    for text, own, found in zip(other, tagger.entities(other), combined, strict=True):
+        assert all(e in found for e in own)
+        for rule in rule_entities(text):
+            assert any(e.start < rule.end and rule.start < e.end for e in found), (text, rule)
+    assert any("DEIRLAMI" in e.text for e in combined[1])
+
     summary = infer_dataset(dataset, out)
     assert summary.source == "tagger" and summary.captions == 300
     entities = read_table(table_path(dataset, "entities"), "entities")

@@ -1,7 +1,9 @@
 """Entity inference over a dataset's captions (writes ``entities`` and ``prompts``) or over queries.
 
-With a tagger directory the trained tagger marks the entities (source "tagger"); without
-one the rule fallback does (source "rules"). When asked, an installed trained spaCy
+With a tagger directory the trained tagger marks the entities (source "tagger") and the shape
+rules add what it left (source "rules": a tagger learns its training captions' wording, and
+misses an unseen name in a sentence written another way); without one the rules alone do.
+When asked, an installed trained spaCy
 pipeline adds non-overlapping evidence (source "spacy-pretrained"); it is never required.
 """
 
@@ -50,12 +52,15 @@ def add_evidence(base: list[Entity], extra: Sequence[Entity]) -> list[Entity]:
 def infer_texts(
     texts: Sequence[str], tagger: Tagger | None = None, *, pretrained: Language | None = None
 ) -> list[list[Entity]]:
-    """Entities of each text: from ``tagger`` when given, else from the rules.
+    """Entities of each text: from ``tagger`` when given, with the rules' entities that overlap
+    none of its own (docs/unseen-words.md measures what this adds); else from the rules.
 
     ``pretrained`` is an optional trained spaCy pipeline (see ``tagger.load_pretrained``).
     """
     texts = list(texts)
-    found = tagger.entities(texts) if tagger is not None else [rule_entities(t) for t in texts]
+    found = [rule_entities(t) for t in texts]
+    if tagger is not None:
+        found = [add_evidence(a, b) for a, b in zip(tagger.entities(texts), found, strict=True)]
     if pretrained is not None:
         found = [add_evidence(a, b) for a, b in zip(found, pretrained_entities(pretrained, texts), strict=True)]
     return found
