@@ -99,9 +99,10 @@ def run_bench(quick: bool = False, work_dir: Path | None = None, note: Callable[
         say("training step, HOPID against CLIP-only")
         figures |= train_step_ratio()
         if ray_installed():
-            say(f"hopid index --executor ray against local on {RAY_IMAGES} scenes, 2 rounds")
+            rounds = 2 if quick else 3
+            say(f"hopid index --executor ray against local on {RAY_IMAGES} scenes, {rounds} rounds")
             folder = ray_folder(scenes[:RAY_IMAGES], out / "ray-folder")
-            figures |= ray_figures(folder, tiny, workers, scaling=not quick)
+            figures |= ray_figures(folder, tiny, workers, rounds=rounds, scaling=not quick)
         else:
             say('no Ray here (pip install "hopid[ray]"): ray_* figures skipped')
     return figures
