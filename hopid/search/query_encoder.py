@@ -59,7 +59,9 @@ def open_query_encoder(index: Path | Generation, spec, fingerprint: str):
     try:
         if not run and generation.has(QUERY_IMAGE_MODEL) and OnnxClipEncoder.can_read(facts):
             image_graph = generation.path(QUERY_IMAGE_MODEL)
-            return OnnxClipEncoder(generation.path(QUERY_MODEL), image_graph, facts, spec, int(facts["dim"]))
+            encoder = OnnxClipEncoder(generation.path(QUERY_MODEL), image_graph, facts, spec, int(facts["dim"]))
+            encoder.session("text")  # opened now: a query needs it, and a damaged graph is one line here
+            return encoder
         kind = OnnxRunTextEncoder if run else OnnxTextEncoder
         return kind(generation.folder, spec, facts)
     except Exception as exc:  # noqa: BLE001 - onnxruntime, numpy and the tagger each fail in their own way
