@@ -323,3 +323,17 @@ def test_ocr_figures_run_both_sides_end_to_end(tmp_path):
     figures = ocr_figures(scene_images(tmp_path / "scenes", 6), workers=2, rounds=3, warm_images=2)
     assert figures["ocr_images"] == 6 and figures["ocr_workers"] == 2
     assert figures["ocr_overhead"] > 0 and figures["ocr_speedup"] > 0
+
+
+@pytest.mark.slow
+def test_embed_figures_run_both_sides_end_to_end(tmp_path, tiny_encoder):
+    from hopid.bench.stages import embed_figures, index_time_encoder, scene_images
+
+    paths = scene_images(tmp_path / "scenes", 6)
+    figures = embed_figures(paths, tiny_encoder, tmp_path, 3, index_time_encoder(tiny_encoder, tmp_path / "towers"))
+    assert figures["embed_overhead"] > 0
+    assert all(value > 0 for key, value in figures.items() if "_per_s" in key)
+    from hopid.data.parts import PartStore
+    from hopid.index.build import VECTOR_PART_SCHEMA
+
+    assert PartStore(tmp_path / "bench-vectors", VECTOR_PART_SCHEMA).done() == {p.stem for p in paths}  # our side ran

@@ -149,14 +149,15 @@ def embed_figures(paths: list[Path], encoder, out: Path, rounds: int = MIN_ROUND
 
     from hopid.data.error_log import ErrorLog
     from hopid.data.parts import PartStore
-    from hopid.index.build import EMBED_BATCH, VECTOR_PART_SCHEMA, _embed_missing
+    from hopid.data.source import ImageSource
+    from hopid.index.build import EMBED_BATCH, VECTOR_PART_SCHEMA, _embed_missing, _Files
 
-    root = paths[0].parent
     batches = [paths[start : start + EMBED_BATCH] for start in range(0, len(paths), EMBED_BATCH)]
     store, errors = PartStore(out / "bench-vectors", VECTOR_PART_SCHEMA), ErrorLog("bench")
+    files = _Files(ImageSource.of(paths[0].parent), out / "bench-staging", errors)  # a folder: read in place
 
     def ours(batch: list[Path]) -> None:
-        _embed_missing(index_encoder or encoder, root, [(p.stem, p.name) for p in batch], store, errors, None)
+        _embed_missing(index_encoder or encoder, files, [(p.stem, p.name) for p in batch], store, errors, None)
 
     def raw(batch: list[Path]) -> None:
         pixels = torch.stack([encoder.preprocess(Image.open(p).convert("RGB")) for p in batch])
