@@ -3,8 +3,8 @@
 With a tagger directory the trained tagger marks the entities (source "tagger") and the shape
 rules add what it left (source "rules": a tagger learns its training captions' wording, and
 misses an unseen name in a sentence written another way); without one the rules alone do.
-When asked, an installed trained spaCy
-pipeline adds non-overlapping evidence (source "spacy-pretrained"); it is never required.
+When asked, an installed trained spaCy pipeline adds non-overlapping evidence (source
+"spacy-pretrained"); it is never required.
 """
 
 from __future__ import annotations
