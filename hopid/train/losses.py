@@ -14,6 +14,11 @@ def _same_image(image_keys: torch.Tensor) -> torch.Tensor:
     return image_keys.unsqueeze(0) == image_keys.unsqueeze(1)
 
 
+def _scaled_logits(text: torch.Tensor, image: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Caption x image similarities times CLIP's learned temperature (capped at 100, as CLIP)."""
+    return logit_scale.exp().clamp(max=100) * (text @ image.t())
+
+
 def triplet_hardest(
     text: torch.Tensor, image: torch.Tensor, image_keys: torch.Tensor, margin: float = 0.2
 ) -> torch.Tensor:
@@ -35,7 +40,7 @@ def info_nce(
     text: torch.Tensor, image: torch.Tensor, image_keys: torch.Tensor, logit_scale: torch.Tensor
 ) -> torch.Tensor:
     """CLIP's symmetric cross-entropy; other rows of the same image are masked out."""
-    logits = logit_scale.exp().clamp(max=100) * (text @ image.t())
+    logits = _scaled_logits(text, image, logit_scale)
     excluded = _same_image(image_keys) & ~torch.eye(len(text), dtype=torch.bool, device=text.device)
     logits = logits.masked_fill(excluded, torch.finfo(logits.dtype).min)
     target = torch.arange(len(text), device=text.device)
@@ -48,7 +53,7 @@ def info_nce_positives(
     """InfoNCE with several positives per row (``positives[i, j]``: caption i and image j belong
     together; the diagonal must be set): each positive's log-probability, averaged over the row's
     positives, in both directions (the supervised contrastive loss)."""
-    logits = logit_scale.exp().clamp(max=100) * (text @ image.t())
+    logits = _scaled_logits(text, image, logit_scale)
     weights = positives.float()
     t2i = -(F.log_softmax(logits, dim=1) * weights).sum(dim=1) / weights.sum(dim=1)
     i2t = -(F.log_softmax(logits, dim=0) * weights).sum(dim=0) / weights.sum(dim=0)
