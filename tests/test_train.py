@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -85,6 +86,17 @@ def test_a_run_directory_holds_weights_tagger_provenance_log_and_metrics(trained
     assert set(metrics["model"].to_list()) == {"dense", "fused"}
     assert set(metrics["ocr_engine"].to_list()) == {"groundtruth"}  # the recipe trains on ground-truth OCR
     assert json.loads((run / "run.json").read_text())["ocr_engine"] == "groundtruth"
+
+
+def test_the_channel_gates_learn_at_their_own_rate(trained):
+    """At ``train.lr`` AdamW moves a gate about lr per step at most; the recipe's ``train.gate_lr``
+    lets it leave its start within the run (docs/unseen-words.md)."""
+    config = yaml.safe_load((trained.run / "config.yaml").read_text())["train"]
+    assert config["gate_lr"] > 10 * config["lr"] and config["respell"] > 0
+    log = read_table(trained.run / "train_log.parquet", "train_log").filter(pl.col("kind") == "train")
+    steps = int(log["step"].max())
+    moved = abs(log.filter(pl.col("metric") == "spelling_gate").sort("step")["value"][-1] - 1.0)
+    assert moved > 2 * config["lr"] * steps
 
 
 def test_a_finished_run_or_another_runs_files_are_never_overwritten(trained):

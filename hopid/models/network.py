@@ -93,6 +93,10 @@ def _identity_linear(dim: int) -> nn.Linear:
     return layer
 
 
+# the scalar weights of the scene-text and spelling channels (trained at `train.gate_lr`)
+GATES = ("scene_gate", "spelling_gate")
+
+
 class HopidNet(nn.Module):
     """OCR-aware image encoder and entity-aware text encoder in one joint space."""
 

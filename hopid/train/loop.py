@@ -28,7 +28,7 @@ from hopid.data.schema import atomic_write_bytes, table_path, write_table
 from hopid.errors import HopidError
 from hopid.eval.protocols import GENERIC, IDENTITY, headline_metric, plan, protocol_metrics
 from hopid.models.inputs import entity_batch, image_vectors, ocr_batch, text_vectors
-from hopid.models.network import HopidNet, NetConfig, WordBank
+from hopid.models.network import GATES, HopidNet, NetConfig, WordBank
 from hopid.models.run_dir import (
     CACHE_DIR,
     CONFIG_FILE,
@@ -58,6 +58,7 @@ from hopid.train.losses import explanation_losses, reference_losses, retrieval_l
 from hopid.train.ocr_noise import NoiseConfig
 from hopid.train.outputs import provenance_of, write_run_outputs
 from hopid.train.recipe import IDENTITY_METRICS, SYNTHETIC, dump_recipe
+from hopid.train.respell import Cipher, step_cipher
 
 Note = Callable[[str], None]
 EVAL_BATCH = 128
@@ -321,18 +322,21 @@ class Trainer:
         )
 
     def _make_optimizer(self) -> torch.optim.AdamW:
-        """AdamW: the towers at ``backbone_lr``, the heads at ``lr``; no weight decay on 1-d weights."""
-        groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+        """AdamW: the towers at ``backbone_lr``, the heads at ``lr``, the scalar gates of the scene-text
+        and spelling channels at ``gate_lr`` (at ``lr`` a gate barely leaves its start in a short
+        run: docs/unseen-words.md); no weight decay on 1-d weights."""
+        groups: dict[tuple[str, bool], list[torch.nn.Parameter]] = {}
         for name, parameter in self.net.trainable_parameters():
-            groups.setdefault((name.startswith("clip."), parameter.ndim < 2), []).append(parameter)
+            kind = "backbone_lr" if name.startswith("clip.") else "gate_lr" if name in GATES else "lr"
+            groups.setdefault((kind, parameter.ndim < 2), []).append(parameter)
         return torch.optim.AdamW(
             [
                 {
                     "params": params,
-                    "lr": self.train_cfg["backbone_lr"] if tower else self.train_cfg["lr"],
+                    "lr": self.train_cfg[kind] if self.train_cfg.get(kind) is not None else self.train_cfg["lr"],
                     "weight_decay": 0.0 if flat else self.train_cfg["weight_decay"],
                 }
-                for (tower, flat), params in sorted(groups.items())
+                for (kind, flat), params in sorted(groups.items())
             ],
             betas=(0.9, 0.98),
             eps=1e-6,
@@ -405,14 +409,23 @@ class Trainer:
         return self.net.image_backbone(data.pixels[image_rows].to(self.device).float())
 
     def encode_batch(
-        self, data: SplitData, caption_rows: list[int], epoch: int | None
+        self, data: SplitData, caption_rows: list[int], epoch: int | None, cipher: Cipher | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(T, V) of captions and their images; ``epoch`` turns on OCR noise (training)."""
+        """(T, V) of captions and their images; ``epoch`` turns on OCR noise (training), ``cipher``
+        re-spells every written word of the batch (``train.respell``)."""
         image_rows = [int(data.caption_image[c]) for c in caption_rows]
-        return self.encode_texts(data, caption_rows), self.encode_images(data, image_rows, caption_rows, epoch)
+        bank = self.bank if cipher is None else WordBank(self.net)  # re-spelt words: embedded for this step only
+        texts = self.encode_texts(data, caption_rows, cipher, bank)
+        return texts, self.encode_images(data, image_rows, caption_rows, epoch, cipher, bank)
 
     def encode_images(
-        self, data: SplitData, image_rows: list[int], sample_ids: list[int] | None = None, epoch: int | None = None
+        self,
+        data: SplitData,
+        image_rows: list[int],
+        sample_ids: list[int] | None = None,
+        epoch: int | None = None,
+        cipher: Cipher | None = None,
+        bank: WordBank | None = None,
     ) -> torch.Tensor:
         global_feature, patch_tokens = self._image_side(data, image_rows)
         ocr = None
@@ -424,10 +437,14 @@ class Trainer:
                     data.noisy_tokens(r, self.noise, sample_rng(self.seed, epoch, s), self.seed)
                     for r, s in zip(image_rows, sample_ids, strict=True)
                 ]
-            ocr = ocr_batch(tokens, self.bank, self.config.max_ocr_tokens).to(self.device)
-        return image_vectors(self.net, self.bank, global_feature, patch_tokens, ocr)
+            if cipher is not None:
+                tokens = [[dataclasses.replace(t, text=cipher(t.text)) for t in found] for found in tokens]
+            ocr = ocr_batch(tokens, bank or self.bank, self.config.max_ocr_tokens).to(self.device)
+        return image_vectors(self.net, bank or self.bank, global_feature, patch_tokens, ocr)
 
-    def encode_texts(self, data: SplitData, caption_rows: list[int]) -> torch.Tensor:
+    def encode_texts(
+        self, data: SplitData, caption_rows: list[int], cipher: Cipher | None = None, bank: WordBank | None = None
+    ) -> torch.Tensor:
         if data.caption_features is not None:
             caption = data.caption_features[caption_rows]
         else:
@@ -435,8 +452,10 @@ class Trainer:
         entities = None
         if self.config.uses("text_prompt") or self.config.uses("entity_words"):
             found = [data.entity_words[c] for c in caption_rows]
-            entities = entity_batch(found, self.bank, self.config.max_entities).to(self.device)
-        return text_vectors(self.net, self.bank, caption, entities)
+            if cipher is not None:
+                found = [[cipher(w) for w in words] for words in found]
+            entities = entity_batch(found, bank or self.bank, self.config.max_entities).to(self.device)
+        return text_vectors(self.net, bank or self.bank, caption, entities)
 
     @torch.no_grad()
     def split_vectors(self, data: SplitData) -> tuple[np.ndarray, np.ndarray]:
@@ -524,7 +543,8 @@ class Trainer:
         for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
             group["lr"] = base * factor
         with self._autocast():
-            text, image = self.encode_batch(self.train_data, mine, epoch)
+            cipher = step_cipher(self.seed, step, self.train_cfg["respell"])
+            text, image = self.encode_batch(self.train_data, mine, epoch, cipher)
         text = dist_.gather_with_grad(text.float(), self.world)
         image = dist_.gather_with_grad(image.float(), self.world)
         keys = torch.as_tensor(self.train_data.caption_image[rows], device=text.device)
@@ -572,7 +592,8 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.parameters, 5.0)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return {"loss": float(loss.detach()), "lr": max(g["lr"] for g in self.optimizer.param_groups), **parts}
+        gates = {name: float(getattr(self.net, name).detach()) for name in GATES if hasattr(self.net, name)}
+        return {"loss": float(loss.detach()), "lr": max(g["lr"] for g in self.optimizer.param_groups), **parts, **gates}
 
     def _save(self, state: TrainState) -> None:
         if self.world.is_main:

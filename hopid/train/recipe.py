@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 64,
         "lr": 1e-3,
         "backbone_lr": 1e-4,
+        "gate_lr": None,  # the scalar channel gates (None: lr)
+        "respell": 0.0,  # share of batches whose written words are re-spelt by a random cipher (hopid.train.respell)
         "weight_decay": 0.01,
         "warmup_steps": 20,
         "seed": 0,
@@ -193,6 +195,7 @@ FLOATS = (
     "ocr_noise.misspell",
     "ocr_noise.merge",
     "eval.alpha_tolerance",
+    "train.respell",
     "data.val_fraction",
     "explain.temperature",
 )
@@ -227,12 +230,16 @@ def check_recipe(recipe: dict[str, Any]) -> None:
     """Types and ranges of the keys the trainer reads; numbers given as strings are converted."""
     for key in FLOATS:
         _coerce(recipe, key, float)
+    if recipe["train"].get("gate_lr") is not None:
+        _coerce(recipe, "train.gate_lr", float)
     for key in (*POSITIVE_INTS, "train.warmup_steps", "train.seed"):
         _coerce(recipe, key, int)
     for key in POSITIVE_INTS:
         section, name = key.split(".")
         if recipe[section][name] < 1:
             raise HopidError(f"recipe: {key} must be a positive integer, not {recipe[section][name]!r}")
+    if not 0 <= recipe["train"]["respell"] <= 1:
+        raise HopidError(f"recipe: train.respell must be in [0, 1], not {recipe['train']['respell']!r}")
     if not 0 <= recipe["data"]["val_fraction"] < 1:
         raise HopidError(f"recipe: data.val_fraction must be in [0, 1), not {recipe['data']['val_fraction']!r}")
     config = NetConfig.from_dict(recipe["model"])
