@@ -10,7 +10,7 @@ import pytest
 
 from hopid.data.schema import read_table, table_path, write_table
 from hopid.entities import Entity, hopid_prompt, prompt_words, rule_entities
-from hopid.entities.infer import infer_dataset, infer_texts
+from hopid.entities.infer import add_evidence, infer_dataset, infer_texts
 from hopid.entities.tagger import load_tagger, train_tagger
 from hopid.entities.weak_labels import label_dataset, score_spans, weak_spans
 from hopid.errors import HopidError
@@ -57,7 +57,11 @@ def test_stopwords_never_match_alone() -> None:
     ("caption", "expected"),
     [
         ("A red truck with Zorbex written on it.", ["Zorbex"]),
-        ("Zorbex truck parked outside.", []),
+        ("Apple truck parked outside.", []),  # a capital at a sentence start, an English word
+        ("Zorbex truck parked outside.", ["Zorbex"]),  # ... a word English does not use
+        ("a grey badge branded deirlami", ["deirlami"]),
+        ("the sign of bruphybam brashar, unit MU8867", ["bruphybam brashar", "MU8867"]),
+        ("a man riding a horse on the beach at dusk", []),
         ('a sign saying "fresh bread" next to GATE 7', ["fresh bread", "GATE 7"]),
         ("the HarbourFront mall and an iPhone ad on bus 42b", ["HarbourFront", "iPhone", "42b"]),
         ("a poster reading 'the cafe' at Harbour Front", ["the cafe", "Harbour Front"]),
@@ -69,6 +73,27 @@ def test_rule_entities(caption: str, expected: list[str]) -> None:
     found = rule_entities(caption)
     assert [e.text for e in found] == expected
     assert all(caption[e.start : e.end] == e.text and e.source == "rules" and 0 < e.score <= 1 for e in found)
+
+
+def test_without_the_english_list_lower_case_words_are_never_marked(monkeypatch) -> None:
+    from hopid.entities import rules
+
+    monkeypatch.setattr(rules, "ENGLISH_LIST", ("hopid", "no-such-list.txt"))
+    rules.english_words.cache_clear()
+    try:
+        assert rules.english_words() is None
+        assert rule_entities("a grey badge branded deirlami") == []
+    finally:
+        rules.english_words.cache_clear()
+
+
+def test_rule_evidence_adds_the_words_the_tagger_left_of_a_name() -> None:
+    text = "matrekhon goghan HB8217 on a pink signboard"
+    tagger = [Entity("matrekhon", 0, 9, 0.9, "tagger"), Entity("HB8217", 17, 23, 0.9, "tagger")]
+    found = add_evidence(tagger, rule_entities(text))
+    assert [(e.text, e.source) for e in found] == [("matrekhon", "tagger"), ("goghan", "rules"), ("HB8217", "tagger")]
+    assert all(text[e.start : e.end] == e.text for e in found)
+    assert add_evidence(tagger, []) == tagger
 
 
 def test_prompt_format() -> None:
@@ -158,18 +183,26 @@ def test_label_dataset(dataset: Path) -> None:
 
 
 @pytest.mark.slow
-def test_tagger_beats_rules_on_unseen_lowercase_words(dataset: Path, trained) -> None:
+def test_tagger_and_the_rare_word_rule_find_unseen_lowercase_words(dataset: Path, trained, monkeypatch) -> None:
+    from hopid.entities import rules as rules_module
+
     out, report = trained
     # Observed (seed 0, 2 CPU cores): val and test P = R = F1 = 1.00 (best epoch 7, 11 run, about 17 s);
-    # the rules find nothing in these lower-case captions (P = R = F1 = 0). The thresholds leave a wide
-    # margin yet fail an untrained or broken tagger.
+    # the shape rules alone find nothing in these lower-case captions (P = R = F1 = 0), the rare-word
+    # rule finds every invented word (F1 = 1.00). The thresholds leave a wide margin yet fail an
+    # untrained or broken tagger, or a rule that marks English words.
     assert report.test.precision >= 0.8 and report.test.recall >= 0.8
     assert report.val.f1 >= 0.8
     assert 1 <= report.best_epoch <= report.epochs_run <= 12
     rows = label_dataset(dataset, "test")
     texts, gold = [t for _, t, _ in rows], [s for _, _, s in rows]
-    rules = score_spans(texts, gold, [[e.span for e in found] for found in infer_texts(texts)])
-    assert report.test.f1 >= rules.f1 + 0.5
+
+    def rules_f1() -> float:
+        return score_spans(texts, gold, [[e.span for e in found] for found in infer_texts(texts)]).f1
+
+    assert rules_f1() >= 0.8
+    monkeypatch.setattr(rules_module, "is_rare", lambda word: False)
+    assert report.test.f1 >= rules_f1() + 0.5
     assert (out / "tagger.json").is_file() and (out / "model" / "config.cfg").is_file()
 
 

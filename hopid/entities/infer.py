@@ -20,6 +20,7 @@ from hopid.data.schema import empty, read_table, table_path, write_table
 from hopid.entities.prompt import hopid_prompt, prompt_words
 from hopid.entities.rules import rule_entities
 from hopid.entities.tagger import Tagger, load_pretrained, load_tagger, pretrained_entities
+from hopid.entities.text import content_words
 from hopid.entities.types import Entity
 from hopid.errors import HopidError
 from hopid.progress import Progress
@@ -43,9 +44,23 @@ class InferSummary:
     prompts_path: Path
 
 
+def _overlaps(entity: Entity, others: Sequence[Entity]) -> bool:
+    return any(entity.start < o.end and o.start < entity.end for o in others)
+
+
 def add_evidence(base: list[Entity], extra: Sequence[Entity]) -> list[Entity]:
-    """``base`` plus the ``extra`` entities that overlap none of it, in text order."""
-    kept = [e for e in extra if not any(e.start < b.end and b.start < e.end for b in base)]
+    """``base`` plus what ``extra`` adds, in text order: its entities that overlap none of
+    ``base``, and of one that does, its content words that do not (the tagger found "matrekhon"
+    of "matrekhon goghan": "goghan" is kept)."""
+    kept: list[Entity] = []
+    for entity in extra:
+        if not _overlaps(entity, base):
+            kept.append(entity)
+            continue
+        for word in content_words(entity.text):
+            piece = Entity(word.text, entity.start + word.start, entity.start + word.end, entity.score, entity.source)
+            if not _overlaps(piece, base):
+                kept.append(piece)
     return sorted(base + kept, key=lambda e: e.start)
 
 

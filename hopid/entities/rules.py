@@ -1,14 +1,19 @@
 """The rule fallback used without a trained tagger: word shapes that suggest written text.
 
 Marked: quoted strings, capitalised words not at a sentence start, ALL-CAPS words,
-numbers and alphanumerics ("7", "A4", "24h"), and words with internal capitals
-("HarbourFront", "iPhone"). Stop-words are never marked alone. Marked words separated
-by nothing but spaces or hyphens merge into one entity.
+numbers and alphanumerics ("7", "A4", "24h"), words with internal capitals
+("HarbourFront", "iPhone"), and words of four or more letters that English does not use
+("a badge branded deirlami": not among the 82,765 words of symspellpy's English frequency
+list). Stop-words are never marked alone. Marked words separated by nothing but spaces or
+hyphens merge into one entity.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
 
 from hopid.entities.text import STOPWORDS, Word, words
 from hopid.entities.types import Entity
@@ -19,6 +24,29 @@ SENTENCE_END = ".!?"
 QUOTED_SCORE = 0.9
 SHAPE_SCORE = 0.8
 CAPITAL_SCORE = 0.6
+RARE_SCORE = 0.5
+RARE_MIN_LETTERS = 4
+ENGLISH_LIST = ("symspellpy", "frequency_dictionary_en_82_765.txt")  # "word count" per line
+
+
+@cache
+def english_words() -> frozenset[str] | None:
+    """The words of the English frequency list (lower case); None where it is not installed."""
+    package, name = ENGLISH_LIST
+    spec = find_spec(package)  # found, not imported: only its data file is read
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / name
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    return frozenset(line.split(maxsplit=1)[0] for line in text.splitlines() if line.strip())
+
+
+def is_rare(word: str) -> bool:
+    """A word of only letters, at least ``RARE_MIN_LETTERS`` of them, that English does not use."""
+    english = english_words()
+    return english is not None and len(word) >= RARE_MIN_LETTERS and word.isalpha() and word.lower() not in english
 
 
 def at_sentence_start(text: str, word: Word) -> bool:
@@ -38,6 +66,8 @@ def shape_score(text: str, word: Word) -> float:
         return SHAPE_SCORE
     if letters and letters[0].isupper() and not at_sentence_start(text, word):
         return CAPITAL_SCORE
+    if is_rare(word.text):
+        return RARE_SCORE
     return 0.0
 
 
