@@ -14,7 +14,9 @@ synthetic test split (the run's own metrics, ground-truth OCR). Runs and sets ar
 ``--out`` (default ``unseen-runs/``, git-ignored) and reused; the runs of one seed share the
 entity tagger of the first (``tagger.copy_from``), except rows trained on other captions
 (``OWN_TAGGER``), which train their own. Prints a markdown table of mean ± std over the seeds
-and writes ``unseen.json`` beside the runs.
+and writes ``unseen.json`` beside the runs (``--shape-rules-only``: the queries' entities without
+the rare-word rule, figures in ``RUN/unseen-shape-rules.json``; ``--tagger-row``: whose taggers
+the runs copy).
 """
 
 from __future__ import annotations
@@ -28,17 +30,24 @@ from pathlib import Path
 
 from ablations import cell, parse_seeds
 
-# row name -> (recipe, overrides); "spelling channel" is the shipped recipe, "base" the recipe
-# before issue 18
+# row name -> (recipe, overrides); the rows before issue 18's re-spelling pin train.respell and
+# train.gate_lr to what they trained with, so they stay what they were
+BEFORE_RESPELL = ["train.respell=0", "train.gate_lr=null"]
 ROWS: dict[str, tuple[str, list[str]]] = {
-    "base": ("demo-tiny", ["model.spelling_channel=false"]),
+    "base": ("demo-tiny", ["model.spelling_channel=false", *BEFORE_RESPELL]),
     "cliponly": ("demo-tiny-cliponly", []),
-    "no spelling sketch": ("demo-tiny", ["model.spelling_dim=0", "model.spelling_channel=false"]),
-    "spelling channel": ("demo-tiny", []),
+    "no spelling sketch": ("demo-tiny", ["model.spelling_dim=0", "model.spelling_channel=false", *BEFORE_RESPELL]),
+    "spelling channel": ("demo-tiny", BEFORE_RESPELL),
     # the training generator with look-alike variants and more caption templates, measured before
     # it landed as generator version 2 (docs/unseen-words.md); since then every row trains on it,
     # so this row is the same as "spelling channel" on a fresh --out
-    "variety channel": ("demo-tiny", ["model.spelling_channel=true"]),
+    "variety channel": ("demo-tiny", ["model.spelling_channel=true", *BEFORE_RESPELL]),
+    # the gates at their own learning rate, words as written / re-spelt at the gates' old rate
+    "gate lr": ("demo-tiny", ["train.respell=0"]),
+    "respell": ("demo-tiny", ["train.gate_lr=null"]),
+    "respell + gate lr 0.01": ("demo-tiny", ["train.gate_lr=0.01"]),
+    "respell + gate lr": ("demo-tiny", []),  # the shipped recipe
+    "respell + gate lr 0.1": ("demo-tiny", ["train.gate_lr=0.1"]),
 }
 # rows trained on other captions than the base row's: they train their own entity tagger
 OWN_TAGGER = {"variety channel"}
@@ -94,14 +103,16 @@ def perfect_tagger(encoder, vocabulary: set[str]) -> None:
     encoder.entities = entities
 
 
-def run_figures(run_dir: Path, datasets: dict[str, object], oracle: bool = True) -> dict[str, dict[str, float]]:
+def run_figures(
+    run_dir: Path, datasets: dict[str, object], oracle: bool = True, cache_name: str = "unseen.json"
+) -> dict[str, dict[str, float]]:
     """Dense metrics of one run on every held-out set (with its own tagger, and with a perfect
     one: ``NAME oracle``) and its own synthetic test split; cached in ``run_dir/unseen.json``."""
     from hopid.data.schema import read_table
     from hopid.eval.evaluate import evaluate
     from hopid.models.run import RunEncoder
 
-    cache = run_dir / "unseen.json"
+    cache = run_dir / cache_name
     figures = json.loads(cache.read_text()) if cache.is_file() else {}
     for name, dataset in datasets.items():
         if name not in figures:
@@ -149,7 +160,19 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="train every row this many epochs")
     parser.add_argument("--no-oracle", action="store_true", help="skip the perfect-tagger columns (faster)")
+    parser.add_argument(
+        "--shape-rules-only",
+        action="store_true",
+        help="query without the rare-word entity rule (figures in RUN/unseen-shape-rules.json)",
+    )
+    parser.add_argument("--tagger-row", default="base", help="the row whose runs train the taggers others copy")
     args = parser.parse_args(argv)
+    cache_name = "unseen.json"
+    if args.shape_rules_only:
+        from hopid.entities import rules
+
+        rules.is_rare = lambda word: False
+        cache_name = "unseen-shape-rules.json"
 
     args.out.mkdir(parents=True, exist_ok=True)
     datasets = prepare_sets(args.out / "sets")
@@ -158,7 +181,8 @@ def main(argv: list[str]) -> None:
         rows.append(args.name)
     taggers: dict[int, Path] = {}
     for seed in args.seeds:  # the first run of each seed trains the tagger the others copy
-        first = args.out / "base" / (f"seed{seed}" + (f"-epochs{args.epochs}" if args.epochs else "")) / "tagger"
+        suffix = f"-epochs{args.epochs}" if args.epochs else ""
+        first = args.out / slug(args.tagger_row) / f"seed{seed}{suffix}" / "tagger"
         if first.is_dir():
             taggers[seed] = first
     results: dict[str, dict[str, dict]] = {}
@@ -166,7 +190,8 @@ def main(argv: list[str]) -> None:
         extra = args.sets if name == args.name else []
         for seed in args.seeds:
             run_dir = train_row(args.out, name, seed, args.epochs, extra, taggers)
-            results.setdefault(name, {})[str(seed)] = run_figures(run_dir, datasets, not args.no_oracle)
+            figures = run_figures(run_dir, datasets, not args.no_oracle, cache_name)
+            results.setdefault(name, {})[str(seed)] = figures
             shown = {s: round(f["t2i_r1"], 3) for s, f in results[name][str(seed)].items()}
             print(f"{name} seed {seed}: dense t2i R@1 {shown}", file=sys.stderr)
     meta = {"seeds": args.seeds, "epochs": args.epochs, "captions": {n: d.captions.height for n, d in datasets.items()}}
