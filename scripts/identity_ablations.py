@@ -16,9 +16,10 @@ explanation rows query with the held-out captions' explanations (knowledge: the 
 which no caption names; template: what kind of brand it is) through the run's EntityCLIP text
 experts, and also record the same run queried without them (``dense_plain``). The runs of one
 seed share the entity tagger the first of them trained (it depends only on the data and the
-seed). ``--epochs`` shortens every run. Finished runs are reused. Prints a markdown table of
-mean ± std over the seeds with each row's dense mAP and Rank-1 difference to the baseline
-(``~``: within noise, as in scripts/ablations.py); writes identity_ablations.json beside the runs.
+seed). ``--epochs`` shortens every run; ``--set`` adds an override to every row. Finished runs
+are reused. Prints a markdown table of mean ± std over the seeds with each row's dense mAP and
+Rank-1 difference to the baseline (``~``: within noise, as in scripts/ablations.py); writes
+identity_ablations.json beside the runs.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seeds", type=parse_seeds, default=[0], help="training seeds, e.g. 0,1,2 (default 0)")
     parser.add_argument("--epochs", type=int, default=None, help="train every run this many epochs")
     parser.add_argument("--only", default="", help="comma-separated row names or their beginnings (default: all rows)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="a recipe override added to every row")
     args = parser.parse_args(argv)
     from hopid.data.dataset import Dataset
     from hopid.eval.evaluate import evaluate
@@ -132,6 +134,7 @@ def main(argv: list[str]) -> None:
     for name, (recipe_name, overrides, rerank, explained) in ROWS.items():
         if wanted and not name.startswith(tuple(wanted)):
             continue
+        overrides = [*overrides, *args.sets]
         dataset = datasets[explained or "knowledge"]  # the same images and captions; explanations differ
         row = results.setdefault(
             name, {"recipe": recipe_name, "sets": overrides, "rerank": rerank, "explained": explained, "seeds": {}}

@@ -208,10 +208,13 @@ def test_fusion_alpha_is_the_largest_of_the_validation_ties():
 
 
 def test_recipe_numbers_are_checked_and_converted():
-    resolved = load_recipe(None, ["train.lr=1e-4", "train.epochs=2.0"])
+    resolved = load_recipe(None, ["train.lr=1e-4", "train.epochs=2.0", "train.gate_lr=3e-2"])
     assert resolved["train"]["lr"] == 1e-4 and resolved["train"]["epochs"] == 2
+    assert resolved["train"]["gate_lr"] == 0.03 and load_recipe(None, [])["train"]["gate_lr"] is None
     for bad, message in [
         ("train.lr=fast", "train.lr must be a number"),
+        ("train.gate_lr=fast", "train.gate_lr must be a number"),
+        ("train.respell=1.5", "train.respell must be in"),
         ("train.epochs=2.5", "train.epochs must be a whole number"),
         ("ocr_noise.variants=0", "positive integer"),
         ("eval.select_on=accuracy", "eval.select_on must be one of"),

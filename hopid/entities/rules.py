@@ -26,7 +26,7 @@ SHAPE_SCORE = 0.8
 CAPITAL_SCORE = 0.6
 RARE_SCORE = 0.5
 RARE_MIN_LETTERS = 4
-ENGLISH_LIST = ("symspellpy", "frequency_dictionary_en_82_765.txt")  # "word count" per line
+ENGLISH_LIST = ("symspellpy", "frequency_dictionary_en_82_765.txt")
 
 
 @cache
@@ -39,8 +39,7 @@ def english_words() -> frozenset[str] | None:
     path = Path(next(iter(spec.submodule_search_locations))) / name
     if not path.is_file():
         return None
-    text = path.read_text(encoding="utf-8")
-    return frozenset(line.split(maxsplit=1)[0] for line in text.splitlines() if line.strip())
+    return frozenset(path.read_text(encoding="utf-8").split()[::2])  # "word count" pairs
 
 
 def is_rare(word: str) -> bool:
