@@ -428,6 +428,7 @@ class Trainer:
         bank: WordBank | None = None,
     ) -> torch.Tensor:
         global_feature, patch_tokens = self._image_side(data, image_rows)
+        bank = bank or self.bank
         ocr = None
         if self.config.uses("ocr_entities"):
             if epoch is None:
@@ -439,8 +440,8 @@ class Trainer:
                 ]
             if cipher is not None:
                 tokens = [[dataclasses.replace(t, text=cipher(t.text)) for t in found] for found in tokens]
-            ocr = ocr_batch(tokens, bank or self.bank, self.config.max_ocr_tokens).to(self.device)
-        return image_vectors(self.net, bank or self.bank, global_feature, patch_tokens, ocr)
+            ocr = ocr_batch(tokens, bank, self.config.max_ocr_tokens).to(self.device)
+        return image_vectors(self.net, bank, global_feature, patch_tokens, ocr)
 
     def encode_texts(
         self, data: SplitData, caption_rows: list[int], cipher: Cipher | None = None, bank: WordBank | None = None
@@ -449,13 +450,14 @@ class Trainer:
             caption = data.caption_features[caption_rows]
         else:
             caption = self.net.caption_backbone(data.caption_token_ids[caption_rows].to(self.device))
+        bank = bank or self.bank
         entities = None
         if self.config.uses("text_prompt") or self.config.uses("entity_words"):
             found = [data.entity_words[c] for c in caption_rows]
             if cipher is not None:
                 found = [[cipher(w) for w in words] for words in found]
-            entities = entity_batch(found, bank or self.bank, self.config.max_entities).to(self.device)
-        return text_vectors(self.net, bank or self.bank, caption, entities)
+            entities = entity_batch(found, bank, self.config.max_entities).to(self.device)
+        return text_vectors(self.net, bank, caption, entities)
 
     @torch.no_grad()
     def split_vectors(self, data: SplitData) -> tuple[np.ndarray, np.ndarray]:
