@@ -107,7 +107,7 @@ def run_figures(
     run_dir: Path, datasets: dict[str, object], oracle: bool = True, cache_name: str = "unseen.json"
 ) -> dict[str, dict[str, float]]:
     """Dense metrics of one run on every held-out set (with its own tagger, and with a perfect
-    one: ``NAME oracle``) and its own synthetic test split; cached in ``run_dir/unseen.json``."""
+    one: ``NAME oracle``) and its own synthetic test split; cached in ``run_dir/cache_name``."""
     from hopid.data.schema import read_table
     from hopid.eval.evaluate import evaluate
     from hopid.models.run import RunEncoder
