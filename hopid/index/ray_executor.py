@@ -287,7 +287,6 @@ def pipeline(ray: Any, todo: list[dict], source: ImageSource, plan: StagePlan, *
             compute=ray.data.TaskPoolStrategy(size=READ_TASKS),
             fn_kwargs=read,
         )
-        read = None
     embed = {
         "model": stage["model"],
         "index_dir": str(stage["index_dir"]),
@@ -304,7 +303,7 @@ def pipeline(ray: Any, todo: list[dict], source: ImageSource, plan: StagePlan, *
         OcrActor,
         engine=stage["engine_factory"] or stage["engine"],
         store=str(stage["ocr_dir"]),
-        read=read,
+        read=read if source.local else None,  # a local folder is read inside the OCR actors
         embed=None if plan.embed_actors else embed,
     )
     dataset = dataset.map_batches(
