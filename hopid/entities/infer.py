@@ -1,8 +1,9 @@
 """Entity inference over a dataset's captions (writes ``entities`` and ``prompts``) or over queries.
 
-With a tagger directory the trained tagger marks the entities (source "tagger") and the shape
-rules add what it left (source "rules": a tagger learns its training captions' wording, and
-misses an unseen name in a sentence written another way); without one the rules alone do.
+With a tagger directory the trained tagger marks the entities (source "tagger") and the rules
+(word shape and rarity) add what it left (source "rules": a tagger learns its training captions'
+wording, and misses an unseen name in a sentence written another way); without one the rules
+alone do.
 When asked, an installed trained spaCy pipeline adds non-overlapping evidence (source
 "spacy-pretrained"); it is never required.
 """
