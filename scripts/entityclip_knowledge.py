@@ -40,10 +40,13 @@ from identity_ablations import EXPLAINED, METRICS, run_dir_of
 RECIPE = "demo-tiny-entityclip"
 
 
-def rows(logo_only_views: int, extra: list[str]) -> dict[str, tuple[list[str], str | None]]:
+def rows(
+    logo_only_views: int, extra: list[str], slogans: bool | None = None
+) -> dict[str, tuple[list[str], str | None]]:
     """row: (--set overrides, explanations the queries carry: None (plain queries only) or the
-    kind); ``extra`` goes to the explanation rows only."""
+    kind); ``extra`` goes to the explanation rows only, ``slogans`` (None: the recipe's) to all."""
     logo = [f"data.synthetic.logo_only_views={logo_only_views}"]
+    logo += [] if slogans is None else [f"data.synthetic.slogans={str(slogans).lower()}"]
     return {
         "knowledge": ([*logo, *EXPLAINED, *extra], "knowledge"),
         "template": ([*logo, "data.synthetic.explanations=template", *EXPLAINED, *extra], "template"),
@@ -59,12 +62,14 @@ TITLES = {
 EPOCHS = 10
 
 
-def heldout_name(kind: str) -> str:
-    return f"heldout-identities-logo1-{kind}"
+def heldout_name(kind: str, slogans: bool = False) -> str:
+    return f"heldout-identities-logo1-{'slogans-' if slogans else ''}{kind}"
 
 
 def evaluate_run(run_dir: Path, dataset, explained: bool) -> dict:
-    """One run's held-out figures: dense plain, and dense and fused explained (when ``explained``)."""
+    """One run's held-out figures: dense plain, and dense and fused explained (when ``explained``),
+    and for a run trained with ``model.explained_words`` the dense explained also without the
+    explanation's entity words (``explained_no_words``)."""
     from hopid.eval.evaluate import evaluate
     from hopid.models.run import RunEncoder
 
@@ -73,6 +78,10 @@ def evaluate_run(run_dir: Path, dataset, explained: bool) -> dict:
     if explained:
         figures["explained"] = evaluate(dataset, encoder, dense_only=True, explained=True).metrics
         figures["fused_explained"] = evaluate(dataset, encoder, explained=True).metrics
+        if encoder.config.explained_words:
+            without = RunEncoder(run_dir)
+            without.encode_explained = partial(without.encode_explained, explained_words=False)
+            figures["explained_no_words"] = evaluate(dataset, without, dense_only=True, explained=True).metrics
     else:
         figures["fused"] = evaluate(dataset, encoder).metrics
     images = dataset.split("test")[0]
@@ -179,6 +188,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--logo-only", type=int, default=1, help="training views per brand without its name")
     parser.add_argument("--set", action="append", default=[], help="a recipe override for the explanation rows")
     parser.add_argument("--tag", default="", help="the results file's suffix (default: from --epochs and --logo-only)")
+    parser.add_argument(
+        "--slogans",
+        action=argparse.BooleanOptionalAction,
+        help="brands have slogans, in training and held out (default: as the recipe says)",
+    )
     parser.add_argument("--only", default="", help="comma-separated rows: knowledge, template, baseline (default all)")
     args = parser.parse_args(argv)
     from hopid.data.dataset import Dataset
@@ -187,12 +201,16 @@ def main(argv: list[str]) -> None:
     from hopid.train.recipe import load_recipe
 
     args.out.mkdir(parents=True, exist_ok=True)
-    write = partial(write_heldout_identities, logo_only_views=1)
+    recipe_slogans = bool(load_recipe(RECIPE)["data"]["synthetic"]["slogans"])
+    given_slogans, args.slogans = args.slogans, recipe_slogans if args.slogans is None else args.slogans
+    write = partial(write_heldout_identities, logo_only_views=1, slogans=args.slogans)
     datasets = {
-        kind: Dataset.open(prepare_heldout(args.out, heldout_name(kind), partial(write, explanations=kind)))
+        kind: Dataset.open(
+            prepare_heldout(args.out, heldout_name(kind, args.slogans), partial(write, explanations=kind))
+        )
         for kind in ("knowledge", "template")
     }
-    table_rows = rows(args.logo_only, args.set)
+    table_rows = rows(args.logo_only, args.set, given_slogans)
     wanted = [w.strip() for w in args.only.split(",") if w.strip()] or list(table_rows)
     suffix = "" if (args.epochs, args.logo_only) == (EPOCHS, 1) else f"-epochs{args.epochs}-logo{args.logo_only}"
     suffix = f"-{args.tag}" if args.tag else suffix

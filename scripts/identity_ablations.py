@@ -25,6 +25,7 @@ identity_ablations.json beside the runs.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -60,9 +61,15 @@ BASELINE = "baseline (HOPID, no MMRef/EntityCLIP)"
 METRICS = ("rank1", "map", "minp")
 
 
+NAME_LIMIT = 240  # characters of a run folder's name (file systems allow 255)
+
+
 def run_dir_of(out: Path, recipe_name: str, overrides: list[str], seed: int, epochs: int | None) -> Path:
-    """Where one row's run for one seed lives (rows differing only in re-ranking share it)."""
+    """Where one row's run for one seed lives (rows differing only in re-ranking share it); a
+    name too long for a folder keeps its start and gets a hash of the whole."""
     name = "-".join([recipe_name, *overrides]).replace("=", "_")
+    if len(name) > NAME_LIMIT:
+        name = name[: NAME_LIMIT - 13] + "-" + hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
     return out / name / (f"seed{seed}" + (f"-epochs{epochs}" if epochs is not None else ""))
 
 

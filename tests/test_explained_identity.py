@@ -59,7 +59,9 @@ def test_explanation_losses_use_identities_only_for_the_explained_part():
 
 
 def test_recipe_takes_image_or_identity_positives_only():
-    assert load_recipe("demo-tiny-entityclip")["loss"]["explained_positives"] == "image"
-    assert load_recipe("demo-tiny-entityclip", ["loss.explained_positives=identity"])["loss"]["explained_positives"]
+    assert load_recipe("demo-tiny")["loss"]["explained_positives"] == "image"
+    assert load_recipe("demo-tiny-entityclip")["loss"]["explained_positives"] == "identity"
+    image = load_recipe("demo-tiny-entityclip", ["loss.explained_positives=image"])
+    assert image["loss"]["explained_positives"] == "image"
     with pytest.raises(HopidError, match="explained_positives"):
         load_recipe("demo-tiny-entityclip", ["loss.explained_positives=brand"])

@@ -17,9 +17,11 @@ from hopid.synthetic.identities import (
     LOGO_SHAPES,
     LOGO_SIZE,
     brand_facts,
+    brand_slogan,
     generate_identities,
     names_brand,
 )
+from hopid.synthetic.words import TRAINING_VOCABULARY
 
 SIZE = 256
 
@@ -112,7 +114,50 @@ def test_logo_only_views_get_their_own_synthetic_cache():
     from hopid.train.loop import synthetic_cache_dir
     from hopid.train.recipe import load_recipe
 
-    settings = load_recipe("demo-tiny-entityclip")["data"]["synthetic"]
-    assert settings["logo_only_views"] == 0
+    settings = load_recipe("demo-tiny-entityclip", ["data.synthetic.logo_only_views=0", "data.synthetic.slogans=false"])
+    settings = settings["data"]["synthetic"]
     assert synthetic_cache_dir(settings).name == "identities-seed0-identities60-views4-size256-explanationsknowledge"
     assert synthetic_cache_dir(settings | {"logo_only_views": 1}).name.endswith("-logo_only_views1")
+    assert synthetic_cache_dir(settings | {"logo_only_views": 1, "slogans": True}).name.endswith(
+        "-logo_only_views1-slogansTrue"
+    )
+
+
+def test_slogans_stand_where_the_name_is_not_and_only_knowledge_states_them(tmp_path):
+    generate_identities(tmp_path / "logo", seed=3, identities=6, views=3, size=SIZE, logo_only_views=1)
+    generate_identities(tmp_path / "s", seed=3, identities=6, views=3, size=SIZE, logo_only_views=1, slogans=True)
+    template = dict(explanations="template", logo_only_views=1, slogans=True)
+    generate_identities(tmp_path / "t", seed=3, identities=6, views=3, size=SIZE, **template)
+    images, logo_captions = _tables(tmp_path / "logo")
+    _, captions = _tables(tmp_path / "s")
+    assert captions["text"].to_list() == logo_captions["text"].to_list()
+    ocr = read_table(tmp_path / "s" / "ocr.parquet", "ocr")
+    words_of = {i: set(t) for i, t in ocr.group_by("image_id").agg(pl.col("text")).iter_rows()}
+    under, slogans = 0, set()
+    for i in range(6):
+        object_id = f"brand-{i:04d}"
+        explanation = captions.filter(pl.col("object_id") == object_id)["explanation"].drop_nulls()[0]
+        brand = explanation.split(" is a ")[0]
+        slogan = brand_slogan(3, i, brand, TRAINING_VOCABULARY)
+        assert f'its slogan is "{slogan}"' in explanation and slogan.lower() != brand.lower()
+        slogans.add(slogan)
+        for image_id in images.filter(pl.col("object_id") == object_id)["image_id"]:
+            path = f"images/{image_id}.png"
+            same = (tmp_path / "s" / path).read_bytes() == (tmp_path / "logo" / path).read_bytes()
+            written = {w for w in words_of.get(image_id, set()) if not w.isupper()}  # less the plate code
+            if brand in written:  # under the name where it fits; the scene is the same either way
+                assert written <= {brand, slogan} and same == (slogan not in written)
+                under += slogan in written
+            else:  # alone where the name is not
+                assert written == {slogan} and not same
+    assert under >= 6  # most of the 12 views with the name
+    assert not [t for t in captions["text"] if {w.key for w in words(t)} & slogans]  # no caption says it
+    _, template = _tables(tmp_path / "t")
+    assert not [e for e in template["explanation"].drop_nulls() if "slogan" in e]
+
+
+def test_heldout_slogans_share_nothing_with_training(tmp_path):
+    csv_path = write_heldout_identities(tmp_path / "heldout", identities=6, views=2, logo_only_views=1, slogans=True)
+    explained = [r["explanation"] for r in pl.read_csv(csv_path).to_dicts() if r["explanation"]]
+    slogans = {e.split('slogan is "')[1].rstrip('".').lower() for e in explained}
+    assert len(slogans) == 6 and not seen_in_training(slogans)

@@ -61,7 +61,7 @@ def test_mmref_reference_reranking_lifts_map_on_unseen_brands(tmp_path, monkeypa
 def test_entityclip_trains_on_explanations_and_serves_without_them(tmp_path, monkeypatch):
     monkeypatch.setenv("HOPID_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "entityclip"
-    invoke("train", "demo-tiny-entityclip", "--out", run, "--set", "train.epochs=3", "--set", "loss.explained=1.0")
+    invoke("train", "demo-tiny-entityclip", "--out", run, "--set", "train.epochs=3")
     from hopid.data.schema import read_table
 
     log = read_table(run / "train_log.parquet", "train_log")
@@ -75,10 +75,19 @@ def test_entityclip_trains_on_explanations_and_serves_without_them(tmp_path, mon
     from hopid.models.run import RunEncoder
 
     encoder = RunEncoder(run)
-    texts = ["a mug of Qojzal", "a red bus"]
-    explanations = ["Qojzal is a coffee brand; its logo is a red star badge.", None]
-    moved = (encoder.encode_texts(texts) * encoder.encode_explained(texts, explanations)).sum(axis=1)
+    texts = ["a mug of Qojzal", "a red bus", "a mug of Qojzal"]
+    explanations = [
+        'Qojzal is a coffee brand; its slogan is "Zubrak".',
+        None,
+        "Qojzal is a coffee brand; its name appears on mugs.",
+    ]
+    explained = encoder.encode_explained(texts, explanations)
+    moved = (encoder.encode_texts(texts) * explained).sum(axis=1)
     assert moved[0] < 0.9999  # the explanation reaches the query
+    assert encoder.config.explained_words  # the recipe's: the slogan is looked for as scene text
+    without = encoder.encode_explained(texts, explanations, explained_words=False)
+    change = 1 - (explained * without).sum(axis=1)
+    assert change[0] > 1e-4 and abs(change[1:]).max() < 1e-5  # only where the explanation adds a word
     refused = runner.invoke(app, ["eval", str(dataset), "--model", "tiny", "--dense-only", "--explained"])
     assert refused.exit_code != 0 and "explained queries need" in refused.stderr
     invoke("index", images / "images", "--model", run)

@@ -123,3 +123,44 @@ def test_identity_benchmark_has_brands_on_different_objects_with_explanations(tm
     assert set.intersection(*brand_words)  # the brand is written on every view
     again = generate_identities(tmp_path / "again", identities=10, views=3, seed=3)
     assert again.ocr_tokens == summary.ocr_tokens  # seeded
+
+
+def test_explained_text_is_what_the_explanation_enhances():
+    torch.manual_seed(0)
+    experts = ExplanationExperts(dim=8, explanation_dim=6, count=3)
+    text = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1).requires_grad_()
+    explained_text = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1).requires_grad_()
+    image = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    arguments = dict(matching=1.0, enhanced=1.0, explained=1.0, logit_scale=torch.tensor(2.659))
+    loss, _ = explanation_losses(
+        experts, text, image, torch.randn(4, 6), torch.arange(4), explained_text=explained_text, **arguments
+    )
+    loss.backward()
+    assert explained_text.grad is not None and text.grad is None  # T only picks the hard negatives
+
+
+def test_explained_words_are_the_captions_then_the_explanations(tmp_path):
+    from hopid.data.dataset import Dataset
+    from hopid.data.error_log import ErrorLog
+    from hopid.models.network import NetConfig
+    from hopid.synthetic.identities import generate_identities
+    from hopid.train.data import load_split
+    from hopid.train.loop import build_net
+
+    generate_identities(tmp_path, identities=5, views=2, seed=3, size=128, logo_only_views=1, slogans=True)
+    dataset = Dataset.open(tmp_path)
+    config = NetConfig(explanation_experts=True, explained_words=True)
+    net, preprocess = build_net(config, "cpu", 0)
+    split = dataset.split("train")[0]["split"][0]
+    data = load_split(dataset, split, net, preprocess, None, ocr=dataset.ocr(), errors=ErrorLog("test"))
+    _, captions = dataset.split(split)
+    explanations = dict(zip(captions["caption_id"], captions["explanation"], strict=True))
+    for caption_id, own, explained in zip(data.caption_ids, data.entity_words, data.explained_words, strict=True):
+        assert explained[: len(own)] == own
+        slogan = explanations[caption_id].split('slogan is "')[1].split('"')[0] if explanations[caption_id] else ""
+        assert explained[len(own) :] == [w for w in slogan.split() if w not in own]
+    assert any(len(e) > len(o) for o, e in zip(data.entity_words, data.explained_words, strict=True))
+    assert set(data.strings) >= {w for words in data.explained_words for w in words}
+    plain, _ = build_net(NetConfig(explanation_experts=True), "cpu", 0)
+    without = load_split(dataset, split, plain, preprocess, None, ocr=dataset.ocr(), errors=ErrorLog("test"))
+    assert without.explained_words is None and without.entity_words == data.entity_words

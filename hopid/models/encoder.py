@@ -65,6 +65,28 @@ def encode_with_own_entities(encoder: EntityEncoder, texts: Sequence[str]) -> np
     return encoder.encode_with_words(texts, words)
 
 
+def words_with_explanations(
+    encoder: EntityEncoder, texts: Sequence[str], explanations: Sequence[str]
+) -> list[list[str]]:
+    """Each text's entity words (the encoder's own tagger) followed by its explanation's
+    (:func:`with_explanation_words`), repeats dropped."""
+    from hopid.entities.prompt import prompt_words
+
+    own = [prompt_words(found) for found in encoder.entities(texts)]
+    return with_explanation_words(own, explanations)
+
+
+def with_explanation_words(own: Sequence[list[str]], explanations: Sequence[str]) -> list[list[str]]:
+    """``own`` words per text, then the words its explanation quotes or shapes like a name (the
+    rules of :mod:`hopid.entities.rules`: the tagger learnt captions, not explanations, and
+    marks their common words), repeats dropped."""
+    from hopid.entities.infer import infer_texts
+    from hopid.entities.prompt import dedupe, prompt_words
+
+    told = [prompt_words(found) for found in infer_texts(explanations)]
+    return [dedupe([*mine, *more]) for mine, more in zip(own, told, strict=True)]
+
+
 @runtime_checkable
 class ReferenceEncoder(Protocol):
     """MMRef: vectors' profiles over the training references, and the re-ranking chosen on val."""
@@ -78,4 +100,6 @@ class ReferenceEncoder(Protocol):
 class ExplainedEncoder(Protocol):
     """EntityCLIP: texts enhanced by their explanations through the explanation experts."""
 
-    def encode_explained(self, texts: Sequence[str], explanations: Sequence[str | None]) -> np.ndarray: ...
+    def encode_explained(
+        self, texts: Sequence[str], explanations: Sequence[str | None], *, explained_words: bool | None = None
+    ) -> np.ndarray: ...

@@ -57,6 +57,7 @@ class NetConfig:
     profile_temperature: float = 0.1  # of the profiles that re-rank (softer: measured better on unseen brands)
     explanation_experts: bool = False  # EntityCLIP: MMAE + GI-ITM over captions.explanation (training only)
     experts: int = 3  # experts per EntityCLIP group
+    explained_words: bool = False  # EntityCLIP: T* also takes the explanation's entity words (a slogan it states)
 
     @classmethod
     def from_dict(cls, values: dict) -> NetConfig:

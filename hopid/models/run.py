@@ -24,6 +24,7 @@ from hopid.models.encoder import (
     ImageEncoder,
     ReferenceEncoder,
     encode_with_own_entities,
+    words_with_explanations,
 )
 from hopid.models.inputs import (
     OcrToken,
@@ -139,15 +140,25 @@ class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder, ExplainedEncoder
             vectors = text_vectors(self.net, self.bank, caption, batch)
         return vectors.float().cpu().numpy()
 
-    def encode_explained(self, texts: Sequence[str], explanations: Sequence[str | None]) -> np.ndarray:
+    def encode_explained(
+        self, texts: Sequence[str], explanations: Sequence[str | None], *, explained_words: bool | None = None
+    ) -> np.ndarray:
         """T* per text: T enhanced by its explanation through the run's EntityCLIP text experts
-        (a missing explanation stands in as the text itself, as in training)."""
+        (a missing explanation stands in as the text itself, as in training). With
+        ``explained_words`` (None: as the run trained, ``model.explained_words``) T takes the
+        explanation's entity words after the text's own, so what an explanation says is written
+        (a slogan, a product name) is looked for as scene text."""
         if self.net.experts is None:
             raise HopidError(f"{self.run_dir}: explained queries need a model trained with model.explanation_experts")
-        plain = self.encode_texts(texts)
         if not texts:
-            return plain
+            return self.encode_texts(texts)
         given = [e if e and e.strip() else t for e, t in zip(explanations, texts, strict=True)]
+        if explained_words is None:
+            explained_words = self.config.explained_words
+        if explained_words and self.uses_entities:
+            plain = self.encode_with_words(texts, words_with_explanations(self, texts, given))
+        else:
+            plain = self.encode_texts(texts)
         with torch.inference_mode():
             feature = self.net.caption_backbone(self.net.tokenizer(given).to(self.device))
             experts = self.net.experts

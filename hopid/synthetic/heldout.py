@@ -72,13 +72,15 @@ def write_heldout_identities(
     unnamed_rate: float = 0.25,
     explanations: str = "knowledge",
     logo_only_views: int = 0,
+    slogans: bool = False,
 ) -> Path:
     """The identity benchmark rendered with its own seed and the held-out vocabulary (brands and
     plate codes training can never write), every image as ``test``, written as
     ``out/captions.csv`` with columns ``image, caption, object_id, split, explanation``; about
     ``unnamed_rate`` of the captions name no brand (and have no explanation). ``explanations``
     (``knowledge`` or ``template``) changes the explanation column only; in ``logo_only_views``
-    views of each brand its name is not written (the logo only). Returns the CSV."""
+    views of each brand its name is not written (the logo only, and its slogan with ``slogans``).
+    Returns the CSV."""
     from hopid.synthetic.identities import generate_identities
 
     out = Path(out)
@@ -91,6 +93,7 @@ def write_heldout_identities(
         vocabulary=HELDOUT_VOCABULARY,
         explanations=explanations,
         logo_only_views=logo_only_views,
+        slogans=slogans,
     )
     check_heldout(read_table(out / "ocr.parquet", "ocr")["text"].to_list())
     images = read_table(out / "images.parquet", "images").select("image_id", "path", "object_id")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -59,24 +59,36 @@ EXPLANATIONS = ("knowledge", "template")
 
 @dataclass(frozen=True)
 class BrandFacts:
-    """What every picture of a brand shows besides its name, and no caption says."""
+    """What pictures of a brand show besides its name, and no caption says: the logo (every
+    view) and, where the benchmark has slogans, the slogan (under the name, or alone without it)."""
 
     logo_shape: str
     logo_color: str
+    slogan: str | None = None
 
 
 def brand_facts(seed: int, identity: int) -> BrandFacts:
-    """The brand's facts, from their own random stream (names and scenes do not move)."""
+    """The brand's logo, from its own random stream (names and scenes do not move)."""
     rng = random.Random(f"brand-facts:{seed}:{identity}")
     return BrandFacts(rng.choice(LOGO_SHAPES), rng.choice(sorted(LOGO_COLORS)))
+
+
+def brand_slogan(seed: int, identity: int, brand: str, vocabulary: Vocabulary) -> str:
+    """A one-word slogan, an invented word of ``vocabulary`` other than the brand's name, from its
+    own random stream (one word fits under the name on most objects; two seldom do)."""
+    rng = random.Random(f"brand-slogan:{seed}:{identity}")
+    while (word := vocabulary.name(rng)).lower() == brand.lower():
+        pass
+    return word
 
 
 def explanation(brand: str, kind: str, facts: BrandFacts | None = None) -> str:
     """The identity's explanation: its visible facts (``facts`` given) or the template."""
     if facts is not None:
+        slogan = f'; its slogan is "{facts.slogan}"' if facts.slogan else ""
         return (
             f"{brand} is a {kind}; its logo is a {facts.logo_color} {facts.logo_shape} badge "
-            "printed in a corner of everything it brands."
+            f"printed in a corner of everything it brands{slogan}."
         )
     places = [_plural(OBJECT_NOUNS[obj][0]) for obj in BRAND_KINDS[kind]]
     return f"{brand} is a {kind}; its name appears on {', '.join(places[:-1])} and {places[-1]}."
@@ -103,6 +115,7 @@ def generate_identities(
     vocabulary: Vocabulary = TRAINING_VOCABULARY,
     explanations: str = "knowledge",
     logo_only_views: int = 0,
+    slogans: bool = False,
 ) -> SyntheticSummary:
     """Render ``identities`` brands x ``views`` images into ``out`` (tables written last, as in
     :func:`hopid.synthetic.generate`); ``unnamed_rate`` of the captions name no brand.
@@ -111,11 +124,16 @@ def generate_identities(
     identity (drawn from their own random stream) the brand's name is not written: its panel
     stays blank, the logo (and any plate code) is drawn as always, and the captions are the same
     as they would be (they may name the brand: a person knows it by its logo). With 0 (the
-    default) every view is exactly what it was before the option existed."""
+    default) every view is exactly what it was before the option existed. With ``slogans`` each
+    brand also gets a slogan (:func:`brand_slogan`), stated by the knowledge explanations and
+    written on the panel: under the name where it fits, alone in the views without the name.
+    The scenes and captions do not move."""
     if identities < 1 or views < 1 or captions_per_image < 1:
         raise HopidError("synthetic identities: identities, views and captions per image must each be at least 1")
     if explanations not in EXPLANATIONS:
         raise HopidError(f"synthetic identities: explanations {explanations!r} is not one of {', '.join(EXPLANATIONS)}")
+    if not isinstance(slogans, bool):
+        raise HopidError(f"synthetic identities: slogans must be true or false, not {slogans!r}")
     if not 0 <= logo_only_views <= views:
         raise HopidError(f"synthetic identities: logo_only_views {logo_only_views} is not from 0 to views ({views})")
     out = start_rendering(out, size)
@@ -137,6 +155,8 @@ def generate_identities(
         rng.shuffle(objects)
         object_id = f"brand-{identity:04d}"
         facts = brand_facts(seed, identity)
+        if slogans:
+            facts = replace(facts, slogan=brand_slogan(seed, identity, brand, vocabulary))
         explained = explanation(brand, kind, facts if explanations == "knowledge" else None)
         unnamed = logo_only(seed, identity, views, logo_only_views)
         for view in range(views):
@@ -196,9 +216,10 @@ def _render_view(
     write_name: bool = True,
 ):
     """Draw ``brand`` on the first of the identity's objects (from this view's turn on) it fits,
-    with a ``make_code`` distractor on its plate if it has one, and the brand's logo. Without
-    ``write_name`` the scene is chosen the same way (the same random draws) but the panel stays
-    blank: only the logo and the plate code tell the brand."""
+    with its slogan under it if the brand has one and it fits too, a ``make_code`` distractor on
+    its plate if it has one, and the brand's logo. Without ``write_name`` the scene is chosen the
+    same way (the same random draws) but the panel shows the slogan alone or, without one,
+    stays blank."""
     for turn in range(len(objects)):
         scene = plan_scene(rng, objects[(view + turn) % len(objects)])
         image, layout = render_base(scene, size)
@@ -206,7 +227,9 @@ def _render_view(
         if fit is None:
             continue
         ink = ink_for(layout.panel_color, scene.accent)
-        words: list[Word] = draw_words(image, layout.panel, fit, ink) if write_name else []
+        shown = _panel_fit(brand if write_name else None, facts.slogan, layout.panel, k)
+        shown = shown or (fit if write_name else None)
+        words: list[Word] = draw_words(image, layout.panel, shown, ink) if shown is not None else []
         if layout.plate is not None:
             _, plate_fit = _plate_text(layout, k, rng, make_code)
             words += draw_words(image, layout.plate, plate_fit, PLATE_INK)
@@ -214,6 +237,14 @@ def _render_view(
         image.save(path, format="PNG")
         return words, scene
     raise HopidError(f"synthetic: the brand {brand!r} fits none of its objects at this image size; use a larger size")
+
+
+def _panel_fit(brand: str | None, slogan: str | None, panel, k: float):
+    """The fit of the brand with its slogan under it, or of the slogan alone (no ``brand``); None
+    when there is no slogan or it does not fit."""
+    if not slogan:
+        return None
+    return fit_text(f"{brand} {slogan}" if brand else slogan, panel, MIN_FONT * k, MAX_FONT * k)
 
 
 def logo_only(seed: int, identity: int, views: int, count: int) -> frozenset[int]:

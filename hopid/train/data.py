@@ -19,6 +19,7 @@ from hopid.data.images import ImageLoadError, load_rgb
 from hopid.entities.infer import infer_texts
 from hopid.entities.prompt import hopid_prompt, prompt_words
 from hopid.errors import HopidError
+from hopid.models.encoder import with_explanation_words
 from hopid.models.inputs import OcrToken, keep_tokens, prompted_image, tokens_by_image
 from hopid.models.network import HopidNet
 from hopid.progress import Progress
@@ -66,6 +67,7 @@ class SplitData:
     image_features: tuple[torch.Tensor, torch.Tensor] | None = None  # (G, patch tokens), frozen tower
     caption_features: torch.Tensor | None = None  # frozen text tower
     explanation_token_ids: torch.Tensor | None = None  # EntityCLIP: each caption's explanation (else itself)
+    explained_words: list[list[str]] | None = None  # model.explained_words: the caption's, then the explanation's
 
     def identity_rows(self, identities: dict[str, int]) -> np.ndarray:
         """Per caption, the row of its image's object_id in ``identities`` (-100: none, ignored)."""
@@ -73,14 +75,19 @@ class SplitData:
         return np.asarray([identities.get(groups[i], -100) for i in self.caption_image], dtype=np.int64)
 
     @property
+    def word_lists(self) -> list[list[str]]:
+        """Each caption's entity words, and (``model.explained_words``) each one's explained words."""
+        return self.entity_words + (self.explained_words or [])
+
+    @property
     def prompts(self) -> list[str]:
-        """The HOPID prompt of every caption."""
-        return [hopid_prompt(words) for words in self.entity_words]
+        """The HOPID prompt of every caption (and of every explained caption)."""
+        return [hopid_prompt(words) for words in self.word_lists]
 
     @property
     def strings(self) -> list[str]:
         """Every word and entity word the network will look up (without noise variants)."""
-        return [t.text for tokens in self.tokens for t in tokens] + [w for ws in self.entity_words for w in ws]
+        return [t.text for tokens in self.tokens for t in tokens] + [w for ws in self.word_lists for w in ws]
 
     def noisy_tokens(self, image_row: int, noise: NoiseConfig, rng: random.Random, seed: int) -> list[OcrToken]:
         tokens = self.tokens[image_row]
@@ -126,10 +133,14 @@ def load_split(
         raise HopidError(f"{dataset.root}: split {split!r} has no captions of readable images")
     texts = captions["text"].to_list()
     found = infer_texts(texts, tagger)
-    explanations = None
+    explanations, explained_words = None, None
+    entity_words = [prompt_words(entities) for entities in found]
     if net.config.explanation_experts:
-        given = captions["explanation"].to_list()
-        explanations = net.tokenizer([e if e and e.strip() else t for e, t in zip(given, texts, strict=True)])
+        given = [e if e and e.strip() else t for e, t in zip(captions["explanation"].to_list(), texts, strict=True)]
+        explanations = net.tokenizer(given)
+        if net.config.explained_words:
+            limit = net.config.max_entities
+            explained_words = [words[:limit] for words in with_explanation_words(entity_words, given)]
     return SplitData(
         name=split,
         image_ids=image_ids,
@@ -137,12 +148,13 @@ def load_split(
         caption_ids=captions["caption_id"].to_list(),
         caption_texts=texts,
         caption_image=np.asarray([row_of[i] for i in captions["image_id"].to_list()], dtype=np.int64),
-        entity_words=[prompt_words(entities)[: net.config.max_entities] for entities in found],
+        entity_words=[words[: net.config.max_entities] for words in entity_words],
         entity_spans=[[(e.start, e.end) for e in entities] for entities in found],
         caption_token_ids=net.tokenizer(texts),
         image_groups=[groups_of.get(i) for i in image_ids],
         pixels=torch.stack(pixels),
         explanation_token_ids=explanations,
+        explained_words=explained_words,
     )
 
 

@@ -117,8 +117,8 @@ def synthetic_cache_dir(settings: dict[str, Any]) -> Path:
         if settings.get("identities")
         else ("seed", "groups", "variants", "size")
     )
-    if settings.get("identities") and settings.get("logo_only_views"):  # 0 keeps the caches made before it existed
-        keys += ("logo_only_views",)
+    if settings.get("identities"):  # the defaults keep the caches made before these options existed
+        keys += tuple(key for key in ("logo_only_views", "slogans") if settings.get(key))
     prefix = "identities-" if settings.get("identities") else f"synthetic-v{GENERATOR_VERSION}-"
     name = prefix + "-".join(f"{k}{settings[k]}" for k in keys)
     return base / name
@@ -140,6 +140,7 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
     if world.is_main and not (root / "images.parquet").is_file():
         identities, views = settings.pop("identities"), settings.pop("views")
         explanations, logo_only_views = settings.pop("explanations"), settings.pop("logo_only_views")
+        slogans = settings.pop("slogans")
         if identities:
             generate_identities(
                 root,
@@ -150,6 +151,7 @@ def prepare_dataset(recipe: dict[str, Any], world: dist_.World, progress: Progre
                 progress=progress,
                 explanations=explanations,
                 logo_only_views=logo_only_views,
+                slogans=slogans,
             )
         else:
             generate(root, **settings, progress=progress)
@@ -410,13 +412,17 @@ class Trainer:
 
     def encode_batch(
         self, data: SplitData, caption_rows: list[int], epoch: int | None, cipher: Cipher | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(T, V) of captions and their images; ``epoch`` turns on OCR noise (training), ``cipher``
-        re-spells every written word of the batch (``train.respell``)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(T, V, T with the explanations' words) of captions and their images; ``epoch`` turns on
+        OCR noise (training), ``cipher`` re-spells every written word of the batch
+        (``train.respell``). The third is None unless ``model.explained_words``."""
         image_rows = [int(data.caption_image[c]) for c in caption_rows]
         bank = self.bank if cipher is None else WordBank(self.net)  # re-spelt words: embedded for this step only
         texts = self.encode_texts(data, caption_rows, cipher, bank)
-        return texts, self.encode_images(data, image_rows, caption_rows, epoch, cipher, bank)
+        explained = None
+        if data.explained_words is not None:
+            explained = self.encode_texts(data, caption_rows, cipher, bank, data.explained_words)
+        return texts, self.encode_images(data, image_rows, caption_rows, epoch, cipher, bank), explained
 
     def encode_images(
         self,
@@ -444,8 +450,14 @@ class Trainer:
         return image_vectors(self.net, bank, global_feature, patch_tokens, ocr)
 
     def encode_texts(
-        self, data: SplitData, caption_rows: list[int], cipher: Cipher | None = None, bank: WordBank | None = None
+        self,
+        data: SplitData,
+        caption_rows: list[int],
+        cipher: Cipher | None = None,
+        bank: WordBank | None = None,
+        word_lists: list[list[str]] | None = None,
     ) -> torch.Tensor:
+        """T of captions with their entity words (or those of ``word_lists``, one list per caption)."""
         if data.caption_features is not None:
             caption = data.caption_features[caption_rows]
         else:
@@ -453,7 +465,7 @@ class Trainer:
         bank = bank or self.bank
         entities = None
         if self.config.uses("text_prompt") or self.config.uses("entity_words"):
-            found = [data.entity_words[c] for c in caption_rows]
+            found = [(word_lists or data.entity_words)[c] for c in caption_rows]
             if cipher is not None:
                 found = [[cipher(w) for w in words] for words in found]
             entities = entity_batch(found, bank, self.config.max_entities).to(self.device)
@@ -546,7 +558,7 @@ class Trainer:
             group["lr"] = base * factor
         with self._autocast():
             cipher = step_cipher(self.seed, step, self.train_cfg["respell"])
-            text, image = self.encode_batch(self.train_data, mine, epoch, cipher)
+            text, image, explained_text = self.encode_batch(self.train_data, mine, epoch, cipher)
         text = dist_.gather_with_grad(text.float(), self.world)
         image = dist_.gather_with_grad(image.float(), self.world)
         keys = torch.as_tensor(self.train_data.caption_image[rows], device=text.device)
@@ -585,6 +597,9 @@ class Trainer:
                 explained=loss_cfg["explained"],
                 logit_scale=dist_.global_param(self.net.logit_scale, self.world),
                 identities=self._explained_identities(rows, text.device),
+                explained_text=None
+                if explained_text is None
+                else dist_.gather_with_grad(explained_text.float(), self.world),
             )
             loss, parts = loss + extra, parts | extra_parts
         self.optimizer.zero_grad(set_to_none=True)

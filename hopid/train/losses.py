@@ -125,6 +125,7 @@ def explanation_losses(
     logit_scale: torch.Tensor,
     explained: float = 0.0,
     identities: torch.Tensor | None = None,
+    explained_text: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """EntityCLIP: ``matching`` x the gated matching loss on positives and the batch's hardest
     negatives, plus ``enhanced`` x the contrastive loss of the explanation-enhanced V*, T*,
@@ -133,11 +134,13 @@ def explanation_losses(
     belongs to caption i and enhances every pair caption i is in. With ``identities`` (each
     row's identity, -100 for none) the explained loss takes every image of the caption's
     identity in the batch as a positive (:func:`info_nce_positives`): an explanation that
-    states what all views of a brand show can then pull them all toward the query."""
+    states what all views of a brand show can then pull them all toward the query.
+    ``explained_text`` (``model.explained_words``): T with the explanation's entity words too,
+    the T that T* enhances (else ``text``)."""
     total = text.new_zeros(())
     parts: dict[str, float] = {}
     e = experts.explain(explanation)
-    text_star = experts.enhance_text(text, e)
+    text_star = experts.enhance_text(text if explained_text is None else explained_text, e)
     image_star = experts.enhance_image(image, e)
     if enhanced > 0:
         value = info_nce(text_star, image_star, image_keys, logit_scale)

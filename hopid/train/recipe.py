@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
         # identities > 0: the identity benchmark (brands x views, with explanations) instead of groups x variants
         # explanations (identities only): knowledge (the brand's visible facts) or template (none)
         # logo_only_views (identities only): views per brand whose name is not written (logo only)
+        # slogans (identities only): those views write the brand's slogan, which knowledge explanations state
         "synthetic": {
             "seed": 0,
             "groups": 60,
@@ -36,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
             "views": 4,
             "explanations": "knowledge",
             "logo_only_views": 0,
+            "slogans": False,
         },
         "ocr_engine": None,  # which OCR rows train the model (None: the best present)
         "train_split": "train",
