@@ -48,6 +48,14 @@ def query(
         str | None,
         typer.Option(help="reference: re-rank the top results by MMRef reference profiles (an mmref run)."),
     ] = None,
+    explanation: Annotated[
+        str | None,
+        typer.Option(
+            help="What your query names, e.g. 'Qojzal is a soft drink; its slogan is \"Zubrak\"': enhances the "
+            "query through an EntityCLIP run's experts, and its names are looked for as scene text "
+            "(model.explained_words).",
+        ),
+    ] = None,
     grid: Annotated[
         Path | None,
         typer.Option(help="Also write a contact sheet (PNG) of the results: OCR boxes, score parts, matched words."),
@@ -70,6 +78,8 @@ def query(
         text = check_query(text or "")
     elif text:
         raise HopidError("give either TEXT or --image, not both")
+    elif explanation is not None:
+        raise HopidError("--explanation enhances a TEXT query; an --image query takes none")
     encoder = None
     if model is not None:
         from hopid.models.factory import load_encoder
@@ -79,7 +89,7 @@ def query(
     if image is not None:
         hits = searcher.search_image(image, k)
     else:
-        hits = searcher.search(text, k, dense_only=dense_only, alpha=alpha, rerank=rerank)
+        hits = searcher.search(text, k, dense_only=dense_only, alpha=alpha, rerank=rerank, explanation=explanation)
     title = f"results for {text!r}" if text else f"images like {image}"
     if grid is not None or html_out is not None:
         _pictures(searcher, hits, title, grid, html_out)

@@ -56,6 +56,10 @@ def test_mmref_reference_reranking_lifts_map_on_unseen_brands(tmp_path, monkeypa
     vectors = full.encode_texts(["a truck", "a box that reads Zorbex"])
     assert abs(light.reference_profiles(vectors) - full.reference_profiles(vectors)).max() < 1e-5
     assert light.rerank_defaults == info["rerank"]
+    refused = runner.invoke(
+        app, ["query", "a truck", "--index", str(source / "images" / ".hopid"), "--explanation", "Zorbex is a soda."]
+    )
+    assert refused.exit_code != 0 and "explained queries need" in refused.stderr
 
 
 def test_entityclip_trains_on_explanations_and_serves_without_them(tmp_path, monkeypatch):
@@ -93,6 +97,13 @@ def test_entityclip_trains_on_explanations_and_serves_without_them(tmp_path, mon
     invoke("index", images / "images", "--model", run)
     hits = json.loads(invoke("query", "a red bus", "--index", images / "images" / ".hopid", "--json").stdout)
     assert len(hits) == 8 and all(h["path"].endswith(".png") for h in hits)
+    index = images / "images" / ".hopid"
+    told = ["query", "a mug of Qojzal", "--index", index, "--json", "--dense-only"]
+    plain = json.loads(invoke(*told).stdout)
+    explained = json.loads(invoke(*told, "--explanation", explanations[0]).stdout)
+    assert len(explained) == 8 and [h["dense"] for h in explained] != [h["dense"] for h in plain]
+    refused = runner.invoke(app, ["query", "a mug", "--index", str(index), "--explanation", "  "])
+    assert refused.exit_code != 0 and "explanation is empty" in refused.stderr
     refused = runner.invoke(
         app, ["query", "a red bus", "--index", str(images / "images" / ".hopid"), "--rerank", "reference"]
     )

@@ -27,7 +27,7 @@ from hopid.index.directory import (
     default_index_dir,
     open_generation,
 )
-from hopid.models.encoder import EntityEncoder, ImageEncoder, ReferenceEncoder, TextEncoder
+from hopid.models.encoder import EntityEncoder, ExplainedEncoder, ImageEncoder, ReferenceEncoder, TextEncoder
 from hopid.scenetext.fusion import DEFAULT_ALPHA, fuse
 from hopid.scenetext.lexical import LexicalIndex, query_terms
 
@@ -300,14 +300,35 @@ class Searcher:
         dense_only: bool = False,
         alpha: float | None = None,
         rerank: str | None = None,
+        explanation: str | None = None,
     ) -> list[Hit]:
         """Text -> images, best first; ``alpha`` defaults to the model's fusion.alpha; ``rerank``
-        (``reference``) re-ranks the top candidates by MMRef reference profiles."""
+        (``reference``) re-ranks the top candidates by MMRef reference profiles; ``explanation``
+        (what the query names: a brand's kind, its slogan) enhances the dense query through an
+        EntityCLIP run's experts, as ``hopid eval --explained`` does."""
         text = check_query(text)
-        query_vector = self.encoder.encode_texts([text])[0]
+        if explanation is None:
+            query_vector = self.encoder.encode_texts([text])[0]
+        else:
+            if not explanation.strip():
+                raise HopidError("the explanation is empty; leave --explanation out or say what the query names")
+            query_vector = self._explained_encoder().encode_explained([text], [check_query(explanation)])[0]
         lexical = None if dense_only else self.lexical.score(query_terms(text, self.entity_spans(text)))
         alpha = self.encoder.fusion_alpha if alpha is None else alpha
         return self._rank(query_vector, k, lexical, alpha, rerank)
+
+    def _explained_encoder(self) -> ExplainedEncoder:
+        """The full run behind the index (the exported text side has no experts)."""
+        if not isinstance(self.encoder, ExplainedEncoder):
+            from hopid.models.factory import load_encoder
+
+            full = load_encoder(self.manifest["model"])
+            if not isinstance(full, ExplainedEncoder):
+                raise HopidError(
+                    f"{self.manifest['model']}: explained queries need a run trained with model.explanation_experts"
+                )
+            self.encoder = full
+        return self.encoder
 
     def search_image(self, image_path: str | Path, k: int = 10) -> list[Hit]:
         """Image -> images by the model alone, best first."""
