@@ -162,16 +162,19 @@ def delta(values: list[float], reference: list[float], quantum: float) -> str:
 
 def table(results: dict[str, dict], quantum: float) -> list[str]:
     """Markdown lines: dense Rank-1, mAP, mINP of the explained and plain queries (mean ± std),
+    the explained dense mAP without the explanation's words (``—`` unless the run takes them),
     and the explained dense mAP against the template row's and against the row's plain queries."""
     titles = [f"dense {m} ({q})" for q in ("explained", "plain") for m in ("Rank-1", "mAP", "mINP")]
+    titles.append("dense mAP (explained, no words)")
     lines = [
         "| model | " + " | ".join(titles) + " | Δ mAP vs template | Δ mAP vs plain |",
-        "| --- |" + " ---: |" * 8,
+        "| --- |" + " ---: |" * 9,
     ]
     template = [r["explained"]["map"] for r in results.get("template", {}).get("seeds", {}).values()]
     for name, row in results.items():
         runs = list(row["seeds"].values())
         cells = [cell([r[q][m] for r in runs if q in r], 3) for q in ("explained", "plain") for m in METRICS]
+        cells.append(cell([r["explained_no_words"]["map"] for r in runs if "explained_no_words" in r], 3))
         mine = [r["explained"]["map"] for r in runs if "explained" in r]
         plain = [r["plain"]["map"] for r in runs]
         versus_template = delta(mine, template, quantum) if name != "template" else "—"
