@@ -31,6 +31,17 @@ def synthetic(
         ),
     ] = None,
     views: Annotated[int, typer.Option(min=1, help="Images per identity (with --identities).")] = 4,
+    logo_only_views: Annotated[
+        int, typer.Option(min=0, help="Views per identity that do not show its name (with --identities).")
+    ] = 0,
+    slogans: Annotated[
+        bool,
+        typer.Option(
+            "--slogans",
+            help="Give each brand a slogan its explanation states, written under the name and alone in the "
+            "views without it (with --identities).",
+        ),
+    ] = False,
 ) -> None:
     """The built-in synthetic scene-text benchmark, with ground-truth OCR."""
     from hopid.errors import HopidError
@@ -41,13 +52,24 @@ def synthetic(
         if identities is None:
             from hopid.synthetic import generate
 
+            if logo_only_views or slogans:
+                raise HopidError("--logo-only-views and --slogans shape the identity benchmark; add --identities N")
+
             summary = generate(out_dir, **render, **options)
         else:
             from hopid.synthetic.identities import generate_identities
 
             if groups is not None or variants is not None:
                 raise HopidError("--identities renders brands x --views; --groups and --variants do not apply")
-            summary = generate_identities(out_dir, identities=identities, views=views, size=size or 256, **render)
+            summary = generate_identities(
+                out_dir,
+                identities=identities,
+                views=views,
+                size=size or 256,
+                logo_only_views=logo_only_views,
+                slogans=slogans,
+                **render,
+            )
     out.print(summary_table(f"synthetic dataset in {out_dir}", vars(summary)))
 
 

@@ -161,3 +161,18 @@ def test_heldout_slogans_share_nothing_with_training(tmp_path):
     explained = [r["explanation"] for r in pl.read_csv(csv_path).to_dicts() if r["explanation"]]
     slogans = {e.split('slogan is "')[1].rstrip('".').lower() for e in explained}
     assert len(slogans) == 6 and not seen_in_training(slogans)
+
+
+def test_prepare_synthetic_takes_slogans_with_identities_only(tmp_path):
+    from typer.testing import CliRunner
+
+    from hopid_cli.app import app
+
+    runner = CliRunner()
+    args = ["prepare", "synthetic", str(tmp_path / "s"), "--identities", "3", "--views", "2", "--size", "128"]
+    result = runner.invoke(app, [*args, "--logo-only-views", "1", "--slogans"])
+    assert result.exit_code == 0, result.output
+    _, captions = _tables(tmp_path / "s")
+    assert all('slogan is "' in e for e in captions["explanation"].drop_nulls())
+    refused = runner.invoke(app, ["prepare", "synthetic", str(tmp_path / "w"), "--slogans"])
+    assert refused.exit_code == 2 and "add --identities" in refused.stderr
