@@ -1,26 +1,28 @@
 """Do EntityCLIP explanations that carry knowledge help where the brand name cannot? (docs/entityclip.md)
 
-    python scripts/entityclip_knowledge.py --out entityclip-runs --seeds 0 --only knowledge,template
-    python scripts/entityclip_knowledge.py --out entityclip-runs --seeds 0,1,2
-    python scripts/entityclip_knowledge.py --out entityclip-runs --seeds 0 --only knowledge,template \
-        --epochs 30 --set loss.explained_positives=identity --tag identity-e30
+    python scripts/entityclip_knowledge.py --out entityclip-slogan-runs --seeds 0,1,2
+    python scripts/entityclip_knowledge.py --out entityclip-slogan-runs --seeds 0 --only knowledge \
+        --set model.explained_words=false --tag no-explained-words
 
 The identity benchmark with ``data.synthetic.logo_only_views=1``: in one view of each brand the
-name is not written, only the brand's logo (named by no caption) tells it. Rows train
-recipes/demo-tiny-entityclip.yaml on those data: with ``loss.explained=1.0`` on knowledge
-explanations (they state the logo) or template ones (only the kind of brand), and a baseline
-without explanation experts. Each run is evaluated on a held-out identity set made the same way
-(held-out vocabulary, 30 brands x 4 views, one logo-only view each, 360 captions, a quarter naming
-no brand; folder + captions.csv, OCR by the default engine) by the identity protocol, dense only,
+name is not written; only the brand's logo and, with slogans (the recipe's default; ``--slogans``
+or ``--no-slogans`` to choose), its slogan tell it. Rows train recipes/demo-tiny-entityclip.yaml
+on those data: with ``loss.explained=1.0`` on knowledge explanations (they state the logo and
+the slogan) or template ones (only the kind of brand), and a baseline without explanation
+experts. Each run is evaluated on a held-out identity set made the same way (held-out
+vocabulary, 30 brands x 4 views, one name-less view each, 360 captions, a quarter naming no
+brand; folder + captions.csv, OCR by the default engine) by the identity protocol, dense only,
 with the held-out captions' explanations of the row's kind through the run's text experts
-(``explained``) and without them (``plain``), and fused with them. The runs of one seed share the
-entity tagger the first of them trained. Two diagnostics for the view only the logo can find:
-the rank of each brand-naming query's logo-only view (``logo_only``) and a nearest-neighbour probe
-of whether the image vectors carry the logo at all (``logo_probe``). ``--logo-only`` changes the
-training data only; ``--set`` adds overrides to the explanation rows; ``--epochs`` defaults to 10.
-Finished runs are reused. Prints a markdown table of mean ± std over the seeds with each row's
-explained dense mAP against the template row's and against its own plain queries (``~``: within
-noise); writes entityclip_knowledge[-TAG].json beside the runs (docs/entityclip.md).
+(``explained``; for a run with ``model.explained_words`` also without the explanation's words,
+``explained_no_words``) and without them (``plain``), and fused with them. The runs of one seed
+share the entity tagger the first of them trained. Two diagnostics for the view without the
+name: the rank of each brand-naming query's name-less view (``logo_only``) and a
+nearest-neighbour probe of whether the image vectors carry the logo at all (``logo_probe``).
+``--logo-only`` changes the training data only; ``--set`` adds overrides to the explanation
+rows; ``--epochs`` defaults to 10. Finished runs are reused. Prints a markdown table of mean ±
+std over the seeds with each row's explained dense mAP against the template row's and against
+its own plain queries (``~``: within noise); writes entityclip_knowledge[-TAG].json beside the
+runs (docs/entityclip.md).
 """
 
 from __future__ import annotations
