@@ -65,7 +65,8 @@ def evaluate(
         typer.Option(
             "--explained",
             help="Enhance each query by its caption's explanation (captions.explanation) through the run's "
-            "EntityCLIP experts (a run trained with model.explanation_experts).",
+            "EntityCLIP experts (a run trained with model.explanation_experts); with model.explained_words "
+            "the words it names join the query's.",
         ),
     ] = False,
     protocol: Annotated[
