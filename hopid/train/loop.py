@@ -561,6 +561,8 @@ class Trainer:
             text, image, explained_text = self.encode_batch(self.train_data, mine, epoch, cipher)
         text = dist_.gather_with_grad(text.float(), self.world)
         image = dist_.gather_with_grad(image.float(), self.world)
+        if explained_text is not None:
+            explained_text = dist_.gather_with_grad(explained_text.float(), self.world)
         keys = torch.as_tensor(self.train_data.caption_image[rows], device=text.device)
         loss_cfg = self.recipe["loss"]
         loss, parts = retrieval_loss(
@@ -597,9 +599,7 @@ class Trainer:
                 explained=loss_cfg["explained"],
                 logit_scale=dist_.global_param(self.net.logit_scale, self.world),
                 identities=self._explained_identities(rows, text.device),
-                explained_text=None
-                if explained_text is None
-                else dist_.gather_with_grad(explained_text.float(), self.world),
+                explained_text=explained_text,
             )
             loss, parts = loss + extra, parts | extra_parts
         self.optimizer.zero_grad(set_to_none=True)
