@@ -418,10 +418,11 @@ class Trainer:
         (``train.respell``). The third is None unless ``model.explained_words``."""
         image_rows = [int(data.caption_image[c]) for c in caption_rows]
         bank = self.bank if cipher is None else WordBank(self.net)  # re-spelt words: embedded for this step only
-        texts = self.encode_texts(data, caption_rows, cipher, bank)
+        caption = self._caption_side(data, caption_rows)  # once, for T and the explained T
+        texts = self._text_vectors(caption, [data.entity_words[c] for c in caption_rows], cipher, bank)
         explained = None
         if data.explained_words is not None:
-            explained = self.encode_texts(data, caption_rows, cipher, bank, data.explained_words)
+            explained = self._text_vectors(caption, [data.explained_words[c] for c in caption_rows], cipher, bank)
         return texts, self.encode_images(data, image_rows, caption_rows, epoch, cipher, bank), explained
 
     def encode_images(
@@ -449,23 +450,23 @@ class Trainer:
             ocr = ocr_batch(tokens, bank, self.config.max_ocr_tokens).to(self.device)
         return image_vectors(self.net, bank, global_feature, patch_tokens, ocr)
 
-    def encode_texts(
-        self,
-        data: SplitData,
-        caption_rows: list[int],
-        cipher: Cipher | None = None,
-        bank: WordBank | None = None,
-        word_lists: list[list[str]] | None = None,
-    ) -> torch.Tensor:
-        """T of captions with their entity words (or those of ``word_lists``, one list per caption)."""
+    def encode_texts(self, data: SplitData, caption_rows: list[int]) -> torch.Tensor:
+        """T of captions with their entity words."""
+        caption = self._caption_side(data, caption_rows)
+        return self._text_vectors(caption, [data.entity_words[c] for c in caption_rows], None, self.bank)
+
+    def _caption_side(self, data: SplitData, caption_rows: list[int]) -> torch.Tensor:
+        """The caption tower's features of the rows (cached when the tower is frozen)."""
         if data.caption_features is not None:
-            caption = data.caption_features[caption_rows]
-        else:
-            caption = self.net.caption_backbone(data.caption_token_ids[caption_rows].to(self.device))
-        bank = bank or self.bank
+            return data.caption_features[caption_rows]
+        return self.net.caption_backbone(data.caption_token_ids[caption_rows].to(self.device))
+
+    def _text_vectors(
+        self, caption: torch.Tensor, found: list[list[str]], cipher: Cipher | None, bank: WordBank
+    ) -> torch.Tensor:
+        """T of caption features with one list of entity words each (re-spelt by ``cipher``)."""
         entities = None
         if self.config.uses("text_prompt") or self.config.uses("entity_words"):
-            found = [(word_lists or data.entity_words)[c] for c in caption_rows]
             if cipher is not None:
                 found = [[cipher(w) for w in words] for words in found]
             entities = entity_batch(found, bank, self.config.max_entities).to(self.device)
