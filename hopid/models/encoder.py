@@ -65,6 +65,11 @@ def encode_with_own_entities(encoder: EntityEncoder, texts: Sequence[str]) -> np
     return encoder.encode_with_words(texts, words)
 
 
+def explanations_or_texts(explanations: Sequence[str | None], texts: Sequence[str]) -> list[str]:
+    """Each text's explanation, or the text itself where it has none (EntityCLIP, as in training)."""
+    return [e if e and e.strip() else t for e, t in zip(explanations, texts, strict=True)]
+
+
 def words_with_explanations(
     encoder: EntityEncoder, texts: Sequence[str], explanations: Sequence[str]
 ) -> list[list[str]]:

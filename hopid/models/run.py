@@ -24,6 +24,7 @@ from hopid.models.encoder import (
     ImageEncoder,
     ReferenceEncoder,
     encode_with_own_entities,
+    explanations_or_texts,
     words_with_explanations,
 )
 from hopid.models.inputs import (
@@ -152,7 +153,7 @@ class RunEncoder(ImageEncoder, EntityEncoder, ReferenceEncoder, ExplainedEncoder
             raise HopidError(f"{self.run_dir}: explained queries need a model trained with model.explanation_experts")
         if not texts:
             return self.encode_texts(texts)
-        given = [e if e and e.strip() else t for e, t in zip(explanations, texts, strict=True)]
+        given = explanations_or_texts(explanations, texts)
         if explained_words is None:
             explained_words = self.config.explained_words
         if explained_words and self.uses_entities:

@@ -19,7 +19,7 @@ from hopid.data.images import ImageLoadError, load_rgb
 from hopid.entities.infer import infer_texts
 from hopid.entities.prompt import hopid_prompt, prompt_words
 from hopid.errors import HopidError
-from hopid.models.encoder import with_explanation_words
+from hopid.models.encoder import explanations_or_texts, with_explanation_words
 from hopid.models.inputs import OcrToken, keep_tokens, prompted_image, tokens_by_image
 from hopid.models.network import HopidNet
 from hopid.progress import Progress
@@ -136,7 +136,7 @@ def load_split(
     explanations, explained_words = None, None
     entity_words = [prompt_words(entities) for entities in found]
     if net.config.explanation_experts:
-        given = [e if e and e.strip() else t for e, t in zip(captions["explanation"].to_list(), texts, strict=True)]
+        given = explanations_or_texts(captions["explanation"].to_list(), texts)
         explanations = net.tokenizer(given)
         if net.config.explained_words:
             limit = net.config.max_entities
