@@ -312,22 +312,23 @@ class Searcher:
         else:
             if not explanation.strip():
                 raise HopidError("the explanation is empty; leave --explanation out or say what the query names")
-            query_vector = self._explained_encoder().encode_explained([text], [check_query(explanation)])[0]
+            encoder = self._encoder_that(ExplainedEncoder)
+            if not isinstance(encoder, ExplainedEncoder):
+                raise HopidError(
+                    f"{self.manifest['model']}: explained queries need a run trained with model.explanation_experts"
+                )
+            query_vector = encoder.encode_explained([text], [check_query(explanation)])[0]
         lexical = None if dense_only else self.lexical.score(query_terms(text, self.entity_spans(text)))
         alpha = self.encoder.fusion_alpha if alpha is None else alpha
         return self._rank(query_vector, k, lexical, alpha, rerank)
 
-    def _explained_encoder(self) -> ExplainedEncoder:
-        """The full run behind the index (the exported text side has no experts)."""
-        if not isinstance(self.encoder, ExplainedEncoder):
+    def _encoder_that(self, kind: type) -> TextEncoder:
+        """The index's model as an encoder of ``kind``: the full model replaces the exported query
+        side when that is not one (no image graph, no EntityCLIP experts)."""
+        if not isinstance(self.encoder, kind):
             from hopid.models.factory import load_encoder
 
-            full = load_encoder(self.manifest["model"])
-            if not isinstance(full, ExplainedEncoder):
-                raise HopidError(
-                    f"{self.manifest['model']}: explained queries need a run trained with model.explanation_experts"
-                )
-            self.encoder = full
+            self.encoder = load_encoder(self.manifest["model"])
         return self.encoder
 
     def search_image(self, image_path: str | Path, k: int = 10) -> list[Hit]:
@@ -336,14 +337,11 @@ class Searcher:
             image = load_rgb(image_path)
         except ImageLoadError as exc:
             raise HopidError(f"{image_path}: {exc}") from exc
-        if not isinstance(self.encoder, ImageEncoder):  # the light text-only query encoder
-            from hopid.models.factory import load_encoder
-
-            self.encoder = load_encoder(self.manifest["model"])
+        encoder = self._encoder_that(ImageEncoder)
         ocr = None
-        if self.encoder.needs_ocr:  # embed the query as the index embedded its images
+        if encoder.needs_ocr:  # embed the query as the index embedded its images
             ocr = [self._read_scene_text(image_path)]
-        return self._rank(self.encoder.encode_images([image], ocr)[0], k)
+        return self._rank(encoder.encode_images([image], ocr)[0], k)
 
     def _read_scene_text(self, image_path: str | Path) -> list:
         from hopid.models.inputs import ocr_tokens
