@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
         # identities > 0: the identity benchmark (brands x views, with explanations) instead of groups x variants
         # explanations (identities only): knowledge (the brand's visible facts) or template (none)
         # logo_only_views (identities only): views per brand whose name is not written (logo only)
-        # slogans (identities only): those views write the brand's slogan, which knowledge explanations state
+        # slogans (identities only): a slogan per brand, under its name and alone in those views (knowledge states it)
         "synthetic": {
             "seed": 0,
             "groups": 60,
